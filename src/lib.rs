@@ -1,0 +1,60 @@
+//! # nodeloop
+//!
+//! Node.js's event loop without JavaScript: a single-threaded, libuv-style
+//! reactor over [`mio`] with Node's queues on top, reproducing Node 20's
+//! queue-ordering rules exactly.
+//!
+//! - The loop runs libuv 1.46's phases: pending → idle → prepare → poll →
+//!   check → close → timers ([`Loop::run`]).
+//! - Handles ([`Timer`], [`Idle`], [`Prepare`], [`Check`], [`Async`],
+//!   [`IoWatcher`]) can be ref'd, unref'd and closed with a callback.
+//! - Node's queues: [`Loop::next_tick`], [`Loop::queue_microtask`],
+//!   [`Loop::set_timeout`], [`Loop::set_interval`], [`Loop::set_immediate`],
+//!   drained and ordered as Node does.
+//! - A thread pool ([`Loop::queue_work`]) whose completions come back in the
+//!   poll phase.
+//! - A virtual clock for deterministic tests ([`LoopBuilder::virtual_clock`]).
+//!
+//! ```
+//! use nodeloop::Loop;
+//! use std::{cell::RefCell, rc::Rc};
+//!
+//! let trace = Rc::new(RefCell::new(Vec::new()));
+//! let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+//! let t = trace.clone();
+//! lp.set_timeout(0, move |lp| {
+//!     t.borrow_mut().push("timeout");
+//!     let t2 = t.clone();
+//!     lp.set_immediate(move |_| t2.borrow_mut().push("immediate"));
+//!     let t3 = t.clone();
+//!     lp.set_timeout(0, move |_| t3.borrow_mut().push("timeout 2"));
+//! });
+//! lp.run_default();
+//! assert_eq!(*trace.borrow(), ["timeout", "immediate", "timeout 2"]);
+//! ```
+
+#![warn(missing_docs)]
+
+mod async_handle;
+mod clock;
+mod core;
+mod event_loop;
+mod handle;
+mod node;
+mod task;
+mod threadpool;
+mod work;
+
+#[cfg(feature = "scenario")]
+pub mod scenario;
+
+pub use crate::async_handle::{Async, AsyncClosed, AsyncSender};
+pub use crate::core::poll::{IoWatcher, Ready};
+pub use crate::core::timers::Timer;
+pub use crate::core::watchers::{Check, Idle, Prepare};
+pub use crate::event_loop::{Loop, LoopBuilder, PanicPayload, RunMode};
+pub use crate::handle::{BareHandle, Handle, HandleError, HandleId};
+pub use crate::node::{Immediate, Timeout, TIMEOUT_MAX};
+pub use crate::threadpool::{DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE};
+pub use crate::work::{CancelError, WorkError, WorkRequest};
+pub use mio::Interest;

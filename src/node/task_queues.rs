@@ -1,0 +1,73 @@
+//! `process.nextTick` and the microtask queue, and the drain Node runs after
+//! the main program and after every callback it makes
+//! (`InternalCallbackScope::Close` and `processTicksAndRejections`): all
+//! ticks, including ones queued meanwhile, then all microtasks, again until
+//! both are empty. A tick queued by a microtask therefore waits until the
+//! microtask queue is empty.
+
+use crate::task::Task;
+use crate::Loop;
+
+impl Loop {
+    /// Queues `f` on the next-tick queue (`process.nextTick`): it runs after
+    /// the current callback, before any microtask.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let out = Rc::new(RefCell::new(String::new()));
+    /// let mut lp = Loop::new();
+    /// let o = out.clone();
+    /// lp.queue_microtask(move |_| o.borrow_mut().push('m'));
+    /// let o = out.clone();
+    /// lp.next_tick(move |_| o.borrow_mut().push('t'));
+    /// lp.run_default();
+    /// assert_eq!(*out.borrow(), "tm");
+    /// ```
+    #[inline]
+    pub fn next_tick(&mut self, f: impl FnOnce(&mut Loop) + 'static) {
+        self.node.ticks.push_back(Task::new(f));
+    }
+
+    /// Queues `f` on the microtask queue (`queueMicrotask`), the queue
+    /// promise reactions use.
+    #[inline]
+    pub fn queue_microtask(&mut self, f: impl FnOnce(&mut Loop) + 'static) {
+        self.node.microtasks.push_back(Task::new(f));
+    }
+
+    /// Runs ticks, then microtasks, until both queues are empty. Not
+    /// re-entrant: called from inside a drain it returns at once, as Node's
+    /// tick processing does.
+    pub(crate) fn drain_task_queues(&mut self) {
+        if self.node.draining
+            || (self.node.ticks.is_empty() && self.node.microtasks.is_empty())
+        {
+            return;
+        }
+        self.node.draining = true;
+        loop {
+            while let Some(t) = self.node.ticks.pop_front() {
+                self.invoke(|lp| t.run(lp));
+                if self.unwinding() {
+                    break;
+                }
+            }
+            while !self.unwinding() {
+                let Some(m) = self.node.microtasks.pop_front() else {
+                    break;
+                };
+                self.invoke(|lp| m.run(lp));
+            }
+            if self.node.ticks.is_empty() || self.unwinding() {
+                break;
+            }
+        }
+        self.node.draining = false;
+    }
+
+    /// Whether ticks or microtasks are queued.
+    pub fn has_pending_tasks(&self) -> bool {
+        !self.node.ticks.is_empty() || !self.node.microtasks.is_empty()
+    }
+}
