@@ -351,7 +351,11 @@ impl Loop {
 
     /// Stops a handle according to its kind and queues it for the close
     /// phase (`uv_close`).
-    pub(crate) fn close_handle(&mut self, id: HandleId, cb: Option<Task>) -> Result<(), HandleError> {
+    pub(crate) fn close_handle(
+        &mut self,
+        id: HandleId,
+        cb: Option<Task>,
+    ) -> Result<(), HandleError> {
         self.handles.usable(id)?;
         self.stop_handle_kind(id);
         self.handles.stop(id);

@@ -11,10 +11,10 @@ use std::fmt;
 
 use slab::Slab;
 
-use crate::core::timers::TimerData;
-use crate::core::watchers::WatcherData;
 use crate::async_handle::AsyncData;
 use crate::core::poll::IoData;
+use crate::core::timers::TimerData;
+use crate::core::watchers::WatcherData;
 use crate::task::Task;
 use crate::Loop;
 
@@ -104,9 +104,7 @@ impl Handles {
 
     #[inline]
     pub(crate) fn get(&self, id: HandleId) -> Option<&Slot> {
-        self.slab
-            .get(id.key as usize)
-            .filter(|s| s.gen == id.gen)
+        self.slab.get(id.key as usize).filter(|s| s.gen == id.gen)
     }
 
     #[inline]
@@ -128,7 +126,11 @@ impl Handles {
     /// Marks a handle active (`uv__handle_start`).
     #[inline]
     pub(crate) fn start(&mut self, id: HandleId) {
-        if let Some(s) = self.slab.get_mut(id.key as usize).filter(|s| s.gen == id.gen) {
+        if let Some(s) = self
+            .slab
+            .get_mut(id.key as usize)
+            .filter(|s| s.gen == id.gen)
+        {
             if !s.active {
                 s.active = true;
                 if s.refd {
@@ -141,7 +143,11 @@ impl Handles {
     /// Marks a handle inactive (`uv__handle_stop`).
     #[inline]
     pub(crate) fn stop(&mut self, id: HandleId) {
-        if let Some(s) = self.slab.get_mut(id.key as usize).filter(|s| s.gen == id.gen) {
+        if let Some(s) = self
+            .slab
+            .get_mut(id.key as usize)
+            .filter(|s| s.gen == id.gen)
+        {
             if s.active {
                 s.active = false;
                 if s.refd {
@@ -152,7 +158,11 @@ impl Handles {
     }
 
     pub(crate) fn set_ref(&mut self, id: HandleId, refd: bool) {
-        if let Some(s) = self.slab.get_mut(id.key as usize).filter(|s| s.gen == id.gen) {
+        if let Some(s) = self
+            .slab
+            .get_mut(id.key as usize)
+            .filter(|s| s.gen == id.gen)
+        {
             if s.refd != refd {
                 s.refd = refd;
                 if s.active {
@@ -255,7 +265,11 @@ pub trait Handle: Copy {
 
     /// Stops the handle and closes it; `cb` runs in the close phase of this
     /// loop iteration (or the next, when called from the close phase).
-    fn close(&self, lp: &mut Loop, cb: impl FnOnce(&mut Loop) + 'static) -> Result<(), HandleError> {
+    fn close(
+        &self,
+        lp: &mut Loop,
+        cb: impl FnOnce(&mut Loop) + 'static,
+    ) -> Result<(), HandleError> {
         lp.close_handle(self.id(), Some(Task::new(cb)))
     }
 }

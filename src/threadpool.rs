@@ -122,7 +122,9 @@ struct Shared {
 impl Shared {
     fn try_take_slow_slot(&self) -> bool {
         self.slow_slots
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.slow_limit).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.slow_limit).then_some(n + 1)
+            })
             .is_ok()
     }
 }
@@ -263,7 +265,8 @@ impl Worker {
         {
             return; // cancelled while queued: the loop reports it itself
         }
-        let result = panic::catch_unwind(AssertUnwindSafe(job.run)).map_err(|p| WorkError::Panicked(panic_message(&*p)));
+        let result = panic::catch_unwind(AssertUnwindSafe(job.run))
+            .map_err(|p| WorkError::Panicked(panic_message(&*p)));
         job.state.store(DONE, Ordering::Release);
         if self
             .done

@@ -11,8 +11,8 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use slab::Slab;
 
 use crate::core::poll::Wake;
-use crate::threadpool::{Class, Done, Job, Output, ThreadPool, CANCELLED, QUEUED};
 pub use crate::threadpool::WorkError;
+use crate::threadpool::{Class, Done, Job, Output, ThreadPool, CANCELLED, QUEUED};
 use crate::Loop;
 
 type After = Box<dyn FnOnce(&mut Loop, Result<Output, WorkError>)>;
@@ -104,7 +104,12 @@ impl Drop for WorkQueue {
             // Skip what no worker has started; running jobs finish on their
             // worker and their results are discarded.
             for (_, f) in self.inflight.iter() {
-                let _ = f.state.compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire);
+                let _ = f.state.compare_exchange(
+                    QUEUED,
+                    CANCELLED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
             }
             log::warn!("nodeloop: loop dropped with {n} thread-pool job(s) outstanding; their callbacks will not run");
         }
@@ -151,7 +156,10 @@ impl Loop {
         let after: After = Box::new(move |lp, r| {
             after(
                 lp,
-                r.map(|out| *out.downcast::<T>().expect("thread-pool result of the submitted type")),
+                r.map(|out| {
+                    *out.downcast::<T>()
+                        .expect("thread-pool result of the submitted type")
+                }),
             )
         });
         let key = q.inflight.insert(InFlight {
@@ -160,7 +168,10 @@ impl Loop {
             after,
         });
         if self.clock.is_virtual() {
-            q.ordered.get_or_insert_with(Ordered::default).outstanding.insert(ticket);
+            q.ordered
+                .get_or_insert_with(Ordered::default)
+                .outstanding
+                .insert(ticket);
         }
         let pool = q
             .pool
@@ -178,7 +189,9 @@ impl Loop {
             let _ = q.done_tx.send(Done {
                 key: key as u32,
                 ticket,
-                result: Err(WorkError::Panicked(format!("cannot start thread-pool worker: {e}"))),
+                result: Err(WorkError::Panicked(format!(
+                    "cannot start thread-pool worker: {e}"
+                ))),
             });
             q.wake.wake();
         }
@@ -193,7 +206,11 @@ impl Loop {
     /// phase, never from inside this call.
     pub fn cancel_work(&mut self, req: WorkRequest) -> Result<(), CancelError> {
         let q = &mut self.work;
-        let Some(f) = q.inflight.get(req.key as usize).filter(|f| f.ticket == req.ticket) else {
+        let Some(f) = q
+            .inflight
+            .get(req.key as usize)
+            .filter(|f| f.ticket == req.ticket)
+        else {
             return Err(CancelError::Finished);
         };
         match f
@@ -215,7 +232,10 @@ impl Loop {
 
     /// Number of thread-pool workers this loop uses.
     pub fn threadpool_size(&self) -> usize {
-        self.work.pool.as_ref().map_or(self.work.size(), ThreadPool::size)
+        self.work
+            .pool
+            .as_ref()
+            .map_or(self.work.size(), ThreadPool::size)
     }
 
     /// Runs the `after` callbacks of finished jobs (poll phase).

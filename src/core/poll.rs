@@ -288,7 +288,12 @@ impl IoWatcher {
             cb: Some(Box::new(cb)),
             registered: false,
         }));
-        if let Err(e) = lp.reactor.poll.registry().register(source, token(id), interest) {
+        if let Err(e) = lp
+            .reactor
+            .poll
+            .registry()
+            .register(source, token(id), interest)
+        {
             lp.handles.remove(id);
             return Err(e);
         }
@@ -316,7 +321,12 @@ impl IoWatcher {
     }
 
     /// Changes the interest (re-registering a deregistered source too).
-    pub fn reregister<S: Source + ?Sized>(&self, lp: &mut Loop, source: &mut S, interest: Interest) -> io::Result<()> {
+    pub fn reregister<S: Source + ?Sized>(
+        &self,
+        lp: &mut Loop,
+        source: &mut S,
+        interest: Interest,
+    ) -> io::Result<()> {
         let registered = match lp.handles.usable(self.0).map_err(io::Error::other)?.kind {
             Kind::Io(ref io) => io.registered,
             _ => false,
@@ -333,7 +343,8 @@ impl IoWatcher {
 
     /// Stops watching; the watcher becomes inactive but stays open.
     pub fn deregister<S: Source + ?Sized>(&self, lp: &mut Loop, source: &mut S) -> io::Result<()> {
-        let registered = matches!(lp.handles.get(self.0).map(|s| &s.kind), Some(Kind::Io(io)) if io.registered);
+        let registered =
+            matches!(lp.handles.get(self.0).map(|s| &s.kind), Some(Kind::Io(io)) if io.registered);
         if registered {
             lp.reactor.poll.registry().deregister(source)?;
             self.set_registered(lp, false);

@@ -216,7 +216,8 @@ impl TimerHeap {
 
     fn compact_if_needed(&mut self, handles: &crate::handle::Handles) {
         if self.stale > 64 && self.stale * 2 > self.heap.len() {
-            self.heap.retain(|Reverse(e)| TimerHeap::is_live(handles, e));
+            self.heap
+                .retain(|Reverse(e)| TimerHeap::is_live(handles, e));
             self.stale = 0;
         }
     }

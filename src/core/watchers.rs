@@ -96,13 +96,18 @@ impl Loop {
             return;
         }
         let mut batch = std::mem::take(&mut self.watchers.scratch);
-        batch.extend(self.watchers.active[phase as usize].iter().rev().map(|&id| {
-            let seq = match self.handles.get(id).map(|s| &s.kind) {
-                Some(Kind::Watcher(w)) => w.start_seq,
-                _ => u64::MAX,
-            };
-            (id, seq)
-        }));
+        batch.extend(
+            self.watchers.active[phase as usize]
+                .iter()
+                .rev()
+                .map(|&id| {
+                    let seq = match self.handles.get(id).map(|s| &s.kind) {
+                        Some(Kind::Watcher(w)) => w.start_seq,
+                        _ => u64::MAX,
+                    };
+                    (id, seq)
+                }),
+        );
         for &(id, seq) in &batch {
             if self.unwinding() {
                 break;

@@ -68,7 +68,11 @@ impl Immediates {
 
 impl Loop {
     fn toggle_immediate_ref(&mut self, on: bool) {
-        let idle = self.node.immediates.idle.expect("node immediates initialised");
+        let idle = self
+            .node
+            .immediates
+            .idle
+            .expect("node immediates initialised");
         if on {
             let _ = idle.start(self, |_, _| {});
         } else {

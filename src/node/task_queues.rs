@@ -40,9 +40,7 @@ impl Loop {
     /// re-entrant: called from inside a drain it returns at once, as Node's
     /// tick processing does.
     pub(crate) fn drain_task_queues(&mut self) {
-        if self.node.draining
-            || (self.node.ticks.is_empty() && self.node.microtasks.is_empty())
-        {
+        if self.node.draining || (self.node.ticks.is_empty() && self.node.microtasks.is_empty()) {
             return;
         }
         self.node.draining = true;

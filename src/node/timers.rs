@@ -126,7 +126,9 @@ impl NodeTimers {
     }
 
     fn slot_mut(&mut self, t: Timeout) -> Option<&mut TimeoutSlot> {
-        self.slots.get_mut(t.key as usize).filter(|s| s.gen == t.gen)
+        self.slots
+            .get_mut(t.key as usize)
+            .filter(|s| s.gen == t.gen)
     }
 
     fn list_live(&self, key: u32, gen: u32) -> bool {
@@ -454,7 +456,11 @@ impl Loop {
             if expiry > now || self.unwinding() {
                 self.node.timers.next_expiry = expiry;
                 let e = expiry as i64;
-                return if self.node.timers.ref_count > 0 { e } else { -e };
+                return if self.node.timers.ref_count > 0 {
+                    e
+                } else {
+                    -e
+                };
             }
             if ran_list {
                 self.drain_task_queues();
@@ -513,7 +519,11 @@ impl Loop {
                 self.timer_destroy(t);
                 continue;
             };
-            let start = if s.repeat.is_some() { self.libuv_now() } else { 0 };
+            let start = if s.repeat.is_some() {
+                self.libuv_now()
+            } else {
+                0
+            };
             let cb = match cb {
                 Callback::Once(task) => {
                     self.invoke(|lp| task.run(lp));
