@@ -463,7 +463,13 @@ impl Loop {
                 };
             }
             if ran_list {
+                let gen = self.node.timers.lists[list as usize].gen;
                 self.drain_task_queues();
+                // A tick may have cleared the list's last timer, retiring it;
+                // Node then walks the empty list, which does nothing.
+                if !self.node.timers.list_live(list, gen) {
+                    continue;
+                }
             } else {
                 ran_list = true;
             }
