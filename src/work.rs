@@ -2,7 +2,7 @@
 //! `uv_cancel`): submission, cancellation and the delivery of completions in
 //! the poll phase.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -34,6 +34,8 @@ pub(crate) struct WorkQueue {
     /// Virtual clock only: completions held back until every job submitted
     /// before them has completed, so delivery follows submission order.
     ordered: Option<Ordered>,
+    /// Completions taken for the current poll phase, not yet delivered.
+    backlog: VecDeque<Done>,
 }
 
 #[derive(Default)]
@@ -82,6 +84,7 @@ impl WorkQueue {
             inflight: Slab::new(),
             next_ticket: 0,
             ordered: None,
+            backlog: VecDeque::new(),
         }
     }
 
@@ -239,11 +242,17 @@ impl Loop {
     }
 
     /// Runs the `after` callbacks of finished jobs (poll phase).
+    ///
+    /// Only the jobs that had finished when the phase reached them are
+    /// delivered, as libuv's `uv__work_done` moves the done queue aside
+    /// before running it: a job submitted and finished while an `after`
+    /// callback runs waits for the next poll phase (its completion rang the
+    /// waker again), so the check phase comes first.
     pub(crate) fn deliver_work_completions(&mut self) {
-        while !self.unwinding() {
-            let Some(done) = self.next_completion() else {
-                break;
-            };
+        if self.work.backlog.is_empty() {
+            self.take_completed();
+        }
+        while let Some(done) = self.work.backlog.pop_front() {
             let q = &mut self.work;
             let key = done.key as usize;
             if q.inflight.get(key).is_none_or(|f| f.ticket != done.ticket) {
@@ -253,20 +262,33 @@ impl Loop {
             let after = f.after;
             let result = done.result;
             self.callback(move |lp| after(lp, result));
+            if self.unwinding() {
+                // The rest is delivered by the next poll phase, if any.
+                if !self.work.backlog.is_empty() {
+                    self.work.wake.wake();
+                }
+                return;
+            }
         }
     }
 
-    fn next_completion(&mut self) -> Option<Done> {
+    /// Moves the completions that are ready now into the backlog; under the
+    /// virtual clock, in submission order and only up to the first job that
+    /// has not finished yet.
+    fn take_completed(&mut self) {
         let q = &mut self.work;
         let Some(ord) = q.ordered.as_mut() else {
-            return q.done_rx.try_recv().ok();
+            q.backlog.extend(q.done_rx.try_iter());
+            return;
         };
-        while let Ok(d) = q.done_rx.try_recv() {
-            ord.arrived.insert(d.ticket, d);
+        ord.arrived
+            .extend(q.done_rx.try_iter().map(|d| (d.ticket, d)));
+        while let Some(&first) = ord.outstanding.first() {
+            let Some(d) = ord.arrived.remove(&first) else {
+                break;
+            };
+            ord.outstanding.remove(&first);
+            q.backlog.push_back(d);
         }
-        let first = *ord.outstanding.first()?;
-        let d = ord.arrived.remove(&first)?;
-        ord.outstanding.remove(&first);
-        Some(d)
     }
 }

@@ -1,0 +1,265 @@
+//! The conformance harness (see `docs/conformance.md`):
+//!
+//! - every corpus scenario, run with the real and the virtual clock, prints
+//!   exactly its recorded `.expected` trace;
+//! - with `node` on PATH, the oracle still prints each `.expected`;
+//! - with `node` on PATH, seeded random scenarios that Node runs the same way
+//!   every time (also beside a CPU hog) match Node with both clocks.
+//!   `NODELOOP_FUZZ_CASES` (default 200) and `NODELOOP_FUZZ_SEED` tune it.
+
+#[path = "conformance/generator.rs"]
+mod generator;
+
+use nodeloop::scenario::Scenario;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// The tests here measure orderings that depend on the real clock; running
+/// them side by side (one of them starts CPU hogs) would disturb each other.
+static REAL_CLOCK: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    REAL_CLOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/scenarios")
+}
+
+fn oracle() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance/oracle.js")
+}
+
+fn corpus() -> Vec<(PathBuf, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("corpus directory")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let expected = std::fs::read_to_string(p.with_extension("expected"))
+                .unwrap_or_else(|e| panic!("{}: no .expected: {e}", p.display()));
+            (p, expected)
+        })
+        .collect()
+}
+
+fn as_text(trace: &[String]) -> String {
+    trace.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn node_available() -> bool {
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs the oracle on a file; `None` if Node failed.
+fn run_node(file: &Path) -> Option<String> {
+    let out = Command::new("node").arg(oracle()).arg(file).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `f` over `items` on a few threads per CPU: scenarios mostly sleep
+/// until their timers are due, so a thread per CPU would leave CPUs idle.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = 4 * std::thread::available_parallelism().map_or(2, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new((0..items.len()).map(|_| None).collect::<Vec<Option<R>>>());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+#[test]
+fn corpus_has_at_least_60_scenarios() {
+    assert!(corpus().len() >= 60, "only {} scenarios", corpus().len());
+}
+
+#[test]
+fn corpus_matches_with_real_and_virtual_clock() {
+    let _serial = serial();
+    let mut failures = Vec::new();
+    for (file, expected) in corpus() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let scenario = Scenario::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        for virtual_clock in [false, true] {
+            let got = as_text(&scenario.run(virtual_clock).expect("loop"));
+            if got != expected {
+                failures.push(format!(
+                    "{} (virtual clock: {virtual_clock})\n--- expected\n{expected}--- got\n{got}",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn corpus_expected_is_still_what_node_prints() {
+    let _serial = serial();
+    if !node_available() {
+        eprintln!("node not on PATH: skipping the oracle re-run");
+        return;
+    }
+    let corpus = corpus();
+    // A heavily loaded machine can stall Node for tens of milliseconds, which
+    // reorders the corpus's timing-based scenarios; a scenario passes when
+    // Node prints its `.expected` in one of three tries.
+    let results = par_map(&corpus, |(file, expected)| {
+        let mut last = None;
+        for _ in 0..3 {
+            match run_node(file) {
+                Some(got) if &got == expected => return None,
+                other => last = other,
+            }
+        }
+        Some(match last {
+            Some(got) => format!(
+                "{}\n--- expected\n{expected}--- node\n{got}",
+                file.display()
+            ),
+            None => format!("{}: the oracle failed", file.display()),
+        })
+    });
+    let failures: Vec<String> = results.into_iter().flatten().collect();
+    assert!(
+        failures.is_empty(),
+        "{} scenarios changed in Node:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn random_scenarios_match_node() {
+    let _serial = serial();
+    if !node_available() {
+        eprintln!("node not on PATH: skipping random scenarios");
+        return;
+    }
+    let cases: usize = std::env::var("NODELOOP_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let seed: u64 = std::env::var("NODELOOP_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20261123);
+    let dir = std::env::temp_dir().join(format!("nodeloop-fuzz-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // Candidates in batches until `cases` stable ones are kept (a few are
+    // lost to instability; stop anyway after twice the budget).
+    let mut gen = generator::Generator::new(seed);
+    let (mut kept, mut unstable, mut generated) = (0usize, 0usize, 0usize);
+    let mut failures = Vec::new();
+    while kept < cases && generated < 2 * cases {
+        let batch: Vec<(PathBuf, String)> = (0..(cases - kept).min(100))
+            .map(|_| {
+                generated += 1;
+                let name = format!("random-{seed}-{generated}");
+                let text = gen.scenario(&name);
+                let path = dir.join(format!("{name}.json"));
+                std::fs::write(&path, &text).unwrap();
+                (path, text)
+            })
+            .collect();
+        let stable = stable_node_traces(&batch);
+        let compared: Vec<(&(PathBuf, String), String)> = batch
+            .iter()
+            .zip(stable)
+            .filter_map(|(c, node)| node.map(|n| (c, n)))
+            .collect();
+        unstable += batch.len() - compared.len();
+        kept += compared.len();
+        let mismatches = par_map(&compared, |((path, text), node)| {
+            let scenario = Scenario::parse(text).expect("generated scenarios are well-formed");
+            let mut out = Vec::new();
+            for virtual_clock in [false, true] {
+                let ours = as_text(&scenario.run(virtual_clock).expect("loop"));
+                if &ours != node {
+                    out.push(format!(
+                        "{} (virtual clock: {virtual_clock})\n{text}\n--- node\n{node}--- nodeloop\n{ours}",
+                        path.display()
+                    ));
+                }
+            }
+            out
+        });
+        failures.extend(mismatches.into_iter().flatten());
+    }
+    eprintln!("random scenarios: seed {seed}, {generated} generated, {kept} stable and compared, {unstable} unstable in Node");
+    if failures.is_empty() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(
+        kept >= cases * 9 / 10,
+        "too few stable scenarios: {kept} of {generated}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches (files kept in {}; add each to tests/conformance/scenarios with record.sh):\n{}",
+        failures.len(),
+        dir.display(),
+        failures.join("\n")
+    );
+}
+
+/// Runs each candidate twice in Node on a quiet machine and once beside a
+/// CPU hog (one spinning thread per CPU); a trace is kept only if all agree.
+fn stable_node_traces(batch: &[(PathBuf, String)]) -> Vec<Option<String>> {
+    let runs = |_: ()| par_map(batch, |(p, _)| run_node(p));
+    let first = runs(());
+    let second = runs(());
+    let stop = AtomicBool::new(false);
+    let hogged = std::thread::scope(|s| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for _ in 0..cpus {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+        }
+        let r = runs(());
+        stop.store(true, Ordering::Relaxed);
+        r
+    });
+    first
+        .into_iter()
+        .zip(second)
+        .zip(hogged)
+        .map(|((a, b), c)| match (a, b, c) {
+            (Some(a), Some(b), Some(c)) if a == b && b == c => Some(a),
+            _ => None,
+        })
+        .collect()
+}
