@@ -378,7 +378,9 @@ impl Loop {
         }
     }
 
-    /// Number of live handles, closing ones included (for leak checks).
+    /// Number of live handles, closing ones included, for leak checks. A new
+    /// loop already has a few: the timer, check and idle handles behind
+    /// Node's timers and immediates (Node has them too).
     pub fn handle_count(&self) -> usize {
         self.handles.len()
     }

@@ -68,6 +68,7 @@ pub(crate) enum Class {
     /// CPU work and fast file I/O.
     Normal,
     /// Work that may block for long (DNS): at most half the workers.
+    #[allow(dead_code, reason = "dns::lookup submits here")]
     SlowIo,
 }
 

@@ -154,7 +154,10 @@ impl Loop {
             && !self.reactor.wake.is_pending()
         {
             // Nothing is registered and nobody rang: epoll could not report
-            // anything (libuv skips the call when it watches no fd, too).
+            // anything, so skip the syscall. Still refresh the time as the
+            // call would have: Node always watches some fd, so its loop
+            // always gets here, and the check phase sees the fresh time.
+            self.update_time();
             return;
         }
         self.poll_os(timeout);

@@ -236,6 +236,25 @@ impl TimerHeap {
 }
 
 impl Loop {
+    /// Entries in the loop's timer heap, counting stopped timers not swept
+    /// yet. Stopping a timer leaves its entry behind (a lazy delete), and the
+    /// heap is swept once those outnumber the live ones, so this stays below
+    /// twice the number of running timers plus a small constant however many
+    /// timers are started and cancelled.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// for _ in 0..10_000 {
+    ///     let t = lp.set_timeout(10_000, |_| {});
+    ///     lp.clear_timeout(t);
+    /// }
+    /// assert!(lp.timer_heap_len() <= 65);
+    /// ```
+    pub fn timer_heap_len(&self) -> usize {
+        self.timers.heap.len()
+    }
+
     /// Milliseconds until the next timer is due from the cached time
     /// (`uv__next_timeout`), `None` if there is no timer.
     pub(crate) fn next_timer_timeout(&mut self) -> Option<u64> {
@@ -270,8 +289,11 @@ impl Loop {
             self.handles.stop(id);
             ready.push((id, start_id));
         }
-        for &(id, start_id) in &ready {
+        for (i, &(id, start_id)) in ready.iter().enumerate() {
             if self.unwinding() {
+                // A panic is on its way out of `run`: the timers not reached
+                // yet go back into the heap, still due, for a later `run`.
+                self.requeue_ready(&ready[i..]);
                 break;
             }
             let timer = Timer(id);
@@ -301,5 +323,25 @@ impl Loop {
         }
         ready.clear();
         self.timers.ready = ready;
+    }
+
+    fn requeue_ready(&mut self, rest: &[(HandleId, u64)]) {
+        for &(id, start_id) in rest {
+            let Some(d) = Timer::data(self, id) else {
+                continue;
+            };
+            if d.state != State::Ready || d.start_id != start_id {
+                continue;
+            }
+            d.state = State::InHeap;
+            let timeout = d.timeout;
+            self.timers.heap.push(Reverse(Entry {
+                timeout,
+                start_id,
+                key: id.key,
+                gen: id.gen,
+            }));
+            self.handles.start(id);
+        }
     }
 }
