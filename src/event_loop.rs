@@ -16,6 +16,14 @@ use crate::task::Task;
 use crate::work::WorkQueue;
 
 /// How long `Loop::run` runs, as libuv's `uv_run_mode`.
+///
+/// ```
+/// use nodeloop::{Loop, RunMode};
+/// let mut lp = Loop::new();
+/// lp.set_timeout(1, |_| {});
+/// assert!(lp.run(RunMode::NoWait), "the timer is not due yet: still alive");
+/// assert!(!lp.run(RunMode::Default));
+/// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum RunMode {
     /// Until nothing keeps the loop alive, or `stop` is called.
@@ -90,6 +98,13 @@ pub struct LoopBuilder {
 impl LoopBuilder {
     /// Uses a virtual clock: the loop never sleeps; when only timers can make
     /// progress, time jumps to the next one, and [`Loop::block`] advances it.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// lp.set_timeout(60_000, |lp| assert_eq!(lp.now(), 60_000));
+    /// lp.run_default(); // returns at once
+    /// ```
     pub fn virtual_clock(mut self, on: bool) -> Self {
         self.virtual_clock = on;
         self
@@ -97,6 +112,13 @@ impl LoopBuilder {
 
     /// Number of thread-pool workers (1..=1024). Without it,
     /// `NODELOOP_THREADPOOL_SIZE` is read, else 4 are used.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let lp = Loop::builder().threadpool_size(2).build().unwrap();
+    /// assert_eq!(lp.threadpool_size(), 2);
+    /// assert!(Loop::builder().threadpool_size(0).build().is_err());
+    /// ```
     pub fn threadpool_size(mut self, n: usize) -> Self {
         self.threadpool_size = Some(n);
         self
@@ -168,6 +190,14 @@ impl Loop {
     /// program") run first. A panic in a callback propagates out of `run`
     /// unless a handler is set with [`Loop::on_uncaught_panic`]; the loop is
     /// left consistent, safe to drop or to run again.
+    ///
+    /// ```
+    /// use nodeloop::{Loop, RunMode};
+    /// let mut lp = Loop::new();
+    /// lp.next_tick(|_| println!("runs first, before any phase"));
+    /// lp.set_immediate(|_| println!("check phase"));
+    /// assert!(!lp.run(RunMode::Default));
+    /// ```
     pub fn run(&mut self, mode: RunMode) -> bool {
         self.drain_task_queues();
         self.rethrow();
@@ -227,6 +257,16 @@ impl Loop {
 
     /// Whether anything keeps the loop alive: an active referenced handle,
     /// outstanding thread-pool work, a pending callback or a closing handle.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// assert!(!lp.alive());
+    /// let t = lp.set_timeout(10, |_| {});
+    /// assert!(lp.alive());
+    /// t.unref(&mut lp);
+    /// assert!(!lp.alive());
+    /// ```
     pub fn alive(&self) -> bool {
         self.handles.has_active_refd()
             || self.work.outstanding() > 0
@@ -235,6 +275,13 @@ impl Loop {
     }
 
     /// Makes `run` return after the current iteration.
+    ///
+    /// ```
+    /// use nodeloop::{Idle, Loop};
+    /// let mut lp = Loop::new();
+    /// Idle::new(&mut lp).start(&mut lp, |lp, _| lp.stop()).unwrap();
+    /// assert!(lp.run_default(), "stopped while the idle handle is still active");
+    /// ```
     pub fn stop(&mut self) {
         self.stop_flag = true;
     }
@@ -246,6 +293,13 @@ impl Loop {
     /// The cached loop time in milliseconds since the loop was created.
     /// It is refreshed at the start of each iteration's timers phase, after
     /// polling, and when a Node-style timer is created.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// lp.set_timeout(25, |lp| assert_eq!(lp.now(), 25));
+    /// lp.run_default();
+    /// ```
     pub fn now(&self) -> u64 {
         self.time
     }
@@ -257,6 +311,14 @@ impl Loop {
 
     /// High-resolution time since the loop was created (virtual under a
     /// virtual clock).
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// use std::time::Duration;
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// lp.block(Duration::from_micros(1500));
+    /// assert_eq!(lp.hrtime(), Duration::from_micros(1500));
+    /// ```
     pub fn hrtime(&self) -> Duration {
         self.clock.elapsed()
     }
@@ -269,6 +331,18 @@ impl Loop {
     /// Occupies the loop thread for `d`, like a CPU-bound callback: spins on
     /// the real clock, advances a virtual clock by `d` at once. The cached
     /// loop time is not refreshed (it never is during a callback).
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// use std::time::Duration;
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// lp.set_timeout(10, |lp| {
+    ///     lp.block(Duration::from_millis(30)); // a slow callback
+    ///     assert_eq!(lp.now(), 10, "the cached time is not refreshed");
+    ///     assert_eq!(lp.hrtime(), Duration::from_millis(40));
+    /// });
+    /// lp.run_default();
+    /// ```
     pub fn block(&mut self, d: Duration) {
         self.clock.busy(d);
     }
@@ -381,6 +455,17 @@ impl Loop {
     /// Number of live handles, closing ones included, for leak checks. A new
     /// loop already has a few: the timer, check and idle handles behind
     /// Node's timers and immediates (Node has them too).
+    ///
+    /// ```
+    /// use nodeloop::{BareHandle, Handle, Loop};
+    /// let mut lp = Loop::new();
+    /// let base = lp.handle_count();
+    /// let h = BareHandle::new(&mut lp);
+    /// assert_eq!(lp.handle_count(), base + 1);
+    /// h.close(&mut lp, |_| {}).unwrap();
+    /// lp.run_default();
+    /// assert_eq!(lp.handle_count(), base);
+    /// ```
     pub fn handle_count(&self) -> usize {
         self.handles.len()
     }

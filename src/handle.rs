@@ -26,6 +26,15 @@ pub struct HandleId {
 }
 
 /// What went wrong with a handle operation.
+///
+/// ```
+/// use nodeloop::{Handle, HandleError, Loop, Timer};
+/// let mut lp = Loop::new();
+/// let t = Timer::new(&mut lp);
+/// assert_eq!(t.again(&mut lp), Err(HandleError::NeverStarted));
+/// t.close(&mut lp, |_| {}).unwrap();
+/// assert_eq!(t.close(&mut lp, |_| {}), Err(HandleError::Closing));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandleError {
     /// The handle was closed (its close callback has run, or the id is stale).

@@ -116,6 +116,14 @@ impl Loop {
     }
 
     /// Cancels an immediate that has not run (`clearImmediate`).
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// let im = lp.set_immediate(|_| panic!("cleared"));
+    /// lp.clear_immediate(im);
+    /// assert!(!lp.run_default());
+    /// ```
     pub fn clear_immediate(&mut self, im: Immediate) {
         let Some(e) = self.node.immediates.entry(im) else {
             return;
@@ -167,6 +175,14 @@ impl Loop {
 
 impl Immediate {
     /// Lets the loop exit while this immediate is pending.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// let im = lp.set_immediate(|_| panic!("never runs: nothing keeps the loop alive"));
+    /// im.unref(&mut lp);
+    /// assert!(!lp.run_default());
+    /// ```
     pub fn unref(&self, lp: &mut Loop) {
         let Some(e) = lp.node.immediates.entry(*self) else {
             return;

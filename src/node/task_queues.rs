@@ -32,6 +32,19 @@ impl Loop {
     /// Queues `f` on the microtask queue (`queueMicrotask`), the queue
     /// promise reactions use.
     #[inline]
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let out = Rc::new(RefCell::new(Vec::new()));
+    /// let mut lp = Loop::new();
+    /// let o = out.clone();
+    /// lp.queue_microtask(move |_| o.borrow_mut().push("microtask"));
+    /// let o = out.clone();
+    /// lp.next_tick(move |_| o.borrow_mut().push("tick"));
+    /// lp.run_default();
+    /// assert_eq!(*out.borrow(), ["tick", "microtask"]);
+    /// ```
     pub fn queue_microtask(&mut self, f: impl FnOnce(&mut Loop) + 'static) {
         self.node.microtasks.push_back(Task::new(f));
     }
@@ -65,6 +78,15 @@ impl Loop {
     }
 
     /// Whether ticks or microtasks are queued.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// lp.next_tick(|_| {});
+    /// assert!(lp.has_pending_tasks());
+    /// lp.run_default();
+    /// assert!(!lp.has_pending_tasks());
+    /// ```
     pub fn has_pending_tasks(&self) -> bool {
         !self.node.ticks.is_empty() || !self.node.microtasks.is_empty()
     }

@@ -390,6 +390,15 @@ impl Loop {
 
     /// Cancels a timeout or interval (`clearTimeout`). A no-op for one that
     /// has already fired or been cleared.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// let t = lp.set_timeout(5, |_| panic!("cleared"));
+    /// lp.clear_timeout(t);
+    /// lp.clear_timeout(t); // harmless
+    /// assert!(!lp.run_default());
+    /// ```
     pub fn clear_timeout(&mut self, t: Timeout) {
         if self.node.timers.slot(t).is_none() {
             return;
@@ -576,6 +585,14 @@ impl Timeout {
     /// Restarts the wait from now with the same delay, keeping the callback
     /// (`timeout.refresh()`). A no-op once a timeout has fired or was
     /// cleared: unlike Node, a fired one-shot callback has been consumed.
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// let t = lp.set_timeout(10, |lp| assert_eq!(lp.now(), 15));
+    /// lp.set_timeout(5, move |lp| t.refresh(lp)); // restart the 10 ms from t = 5
+    /// lp.run_default();
+    /// ```
     pub fn refresh(&self, lp: &mut Loop) {
         let Some(s) = lp.node.timers.slot(*self) else {
             return;
@@ -593,6 +610,15 @@ impl Timeout {
     }
 
     /// Lets the loop exit while this timeout is pending (`timeout.unref()`).
+    ///
+    /// ```
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// let t = lp.set_interval(1000, |_| println!("heartbeat"));
+    /// t.unref(&mut lp);
+    /// assert!(!t.has_ref(&lp));
+    /// assert!(!lp.run_default(), "an unref'd interval does not hold the loop");
+    /// ```
     pub fn unref(&self, lp: &mut Loop) {
         let Some(s) = lp.node.timers.slot_mut(*self) else {
             return;
