@@ -1,0 +1,527 @@
+//! Event-order conformance of nodeloop's streams against Node.
+//!
+//! Each `NAME` has a Node program `tests/stream_conformance/NAME.js` and the
+//! trace Node printed, `NAME.expected`. The Rust twin here builds the same
+//! streams with nodeloop and must print the same trace. When `node` is on
+//! PATH, the JS is re-run too, so a stale `.expected` is caught.
+
+use std::cell::{Cell, RefCell};
+use std::path::Path;
+use std::process::Command;
+use std::rc::Rc;
+
+use nodeloop::stream::{
+    event, pipeline, Bytes, Duplex, Objects, Readable, ReadableOptions, StreamError, Transform,
+    TransformDone, Writable, WritableOptions,
+};
+use nodeloop::Loop;
+
+#[derive(Clone, Default)]
+struct Trace(Rc<RefCell<Vec<String>>>);
+
+impl Trace {
+    fn log(&self, s: impl Into<String>) {
+        self.0.borrow_mut().push(s.into());
+    }
+    fn lines(&self) -> Vec<String> {
+        self.0.borrow().clone()
+    }
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn check(name: &str, run: impl FnOnce(&mut Loop, &Trace)) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stream_conformance");
+    let expected = std::fs::read_to_string(dir.join(format!("{name}.expected")))
+        .unwrap_or_else(|e| panic!("{name}.expected: {e}"));
+    let expected: Vec<String> = expected.lines().map(str::to_owned).collect();
+    if let Ok(out) = Command::new("node")
+        .arg(dir.join(format!("{name}.js")))
+        .output()
+    {
+        let node: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            node, expected,
+            "{name}.expected is stale: node prints otherwise"
+        );
+    }
+    let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    let t = Trace::default();
+    run(&mut lp, &t);
+    lp.run_default();
+    assert_eq!(
+        t.lines(),
+        expected,
+        "{name}: nodeloop's trace differs from node's"
+    );
+}
+
+fn on<E: nodeloop::emitter::Event>(
+    em: &nodeloop::emitter::EventEmitter,
+    t: &Trace,
+    what: &'static str,
+) {
+    let t = t.clone();
+    em.on::<E>(move |_, _| t.log(what));
+}
+
+#[test]
+fn readable_flowing() {
+    check("readable-flowing", |lp, t| {
+        let i = Cell::new(0);
+        let tr = t.clone();
+        let r = Readable::<Bytes>::new(move |lp, r, _| {
+            i.set(i.get() + 1);
+            tr.log(format!("_read {}", i.get()));
+            if i.get() <= 3 {
+                r.push(lp, i.get().to_string().into_bytes());
+            } else {
+                r.push_eof(lp);
+            }
+        });
+        let tr = t.clone();
+        r.on_data(lp, move |_, c| tr.log(format!("data {}", s(c))));
+        let tr = t.clone();
+        r.emitter().on::<event::End>(move |lp, _| {
+            tr.log("end");
+            let tr = tr.clone();
+            lp.next_tick(move |_| tr.log("tick after end"));
+        });
+        on::<event::Close>(r.emitter(), t, "close");
+        on::<event::Resume>(r.emitter(), t, "resume");
+        t.log("main");
+        let tr = t.clone();
+        lp.next_tick(move |_| tr.log("tick main"));
+        let tr = t.clone();
+        lp.set_immediate(move |_| tr.log("immediate"));
+    });
+}
+
+#[test]
+fn readable_paused() {
+    check("readable-paused", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let (tr, r2) = (t.clone(), r.clone());
+        r.on::<event::Readable>(lp, move |lp, _| {
+            tr.log(format!("readable {}", r2.readable_length()));
+            while let Some(c) = r2.read(lp, None) {
+                tr.log(format!("read {}", s(&c)));
+            }
+        });
+        on::<event::End>(r.emitter(), t, "end");
+        on::<event::Close>(r.emitter(), t, "close");
+        r.push(lp, b"ab".to_vec());
+        r.push(lp, b"cd".to_vec());
+        t.log(format!("pushed {}", r.readable_length()));
+        let tr = t.clone();
+        lp.set_immediate(move |lp| {
+            tr.log("immediate");
+            r.push(lp, b"ef".to_vec());
+            r.push_eof(lp);
+            tr.log("eof pushed");
+        });
+    });
+}
+
+#[test]
+fn readable_read_n() {
+    check("readable-read-n", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let show = |c: Option<Vec<u8>>| c.map_or("null".to_string(), |c| s(&c));
+        r.push(lp, b"abc".to_vec());
+        r.push(lp, b"defg".to_vec());
+        t.log(format!("read 2 {}", show(r.read(lp, Some(2)))));
+        t.log(format!("read 3 {}", show(r.read(lp, Some(3)))));
+        t.log(format!("read 5 {}", show(r.read(lp, Some(5)))));
+        r.push(lp, b"hi".to_vec());
+        r.push_eof(lp);
+        t.log(format!("read 5 after eof {}", show(r.read(lp, Some(5)))));
+        t.log(format!("read again {}", show(r.read(lp, None))));
+        on::<event::End>(r.emitter(), t, "end");
+        on::<event::Close>(r.emitter(), t, "close");
+    });
+}
+
+#[test]
+fn readable_hwm() {
+    check("readable-hwm", |lp, t| {
+        let n = Cell::new(0);
+        let tr = t.clone();
+        let r = Readable::<Bytes>::with_options(
+            ReadableOptions {
+                high_water_mark: Some(4),
+                ..Default::default()
+            },
+            move |lp, r, size| {
+                n.set(n.get() + 1);
+                let ok = r.push(lp, b"xx".to_vec());
+                tr.log(format!(
+                    "_read {} size {size} push -> {ok} len {}",
+                    n.get(),
+                    r.readable_length()
+                ));
+            },
+        );
+        r.read(lp, Some(0));
+        let tr = t.clone();
+        let r2 = r.clone();
+        lp.set_immediate(move |lp| {
+            tr.log(format!("immediate len {}", r2.readable_length()));
+            let c = r2.read(lp, Some(3)).unwrap();
+            tr.log(format!("read {}", s(&c)));
+            let tr = tr.clone();
+            lp.set_immediate(move |lp| {
+                tr.log(format!("immediate 2 len {}", r2.readable_length()));
+                r2.destroy(lp, None);
+            });
+        });
+        on::<event::Close>(r.emitter(), t, "close");
+    });
+}
+
+#[test]
+fn readable_pause_resume() {
+    check("readable-pause-resume", |lp, t| {
+        let r = Readable::<Objects<u32>>::new(|_, _, _| {});
+        let (tr, r2) = (t.clone(), r.clone());
+        r.emitter()
+            .on::<event::Pause>(move |_, _| tr.log(format!("pause {}", r2.is_paused())));
+        on::<event::Resume>(r.emitter(), t, "resume");
+        let (tr, r2) = (t.clone(), r.clone());
+        r.on_data(lp, move |lp, d| {
+            tr.log(format!("data {d}"));
+            if *d == 2 {
+                r2.pause(lp);
+            }
+        });
+        r.push(lp, 1);
+        r.push(lp, 2);
+        r.push(lp, 3);
+        t.log(format!("flowing {}", r.readable_flowing().unwrap()));
+        let tr = t.clone();
+        lp.set_immediate(move |lp| {
+            tr.log(format!(
+                "immediate paused {} len {}",
+                r.is_paused(),
+                r.readable_length()
+            ));
+            r.resume(lp);
+            tr.log("after resume call");
+            let tr = tr.clone();
+            lp.next_tick(move |_| tr.log("tick"));
+        });
+    });
+}
+
+#[test]
+fn readable_object_mode() {
+    check("readable-object-mode", |lp, t| {
+        let n = Rc::new(Cell::new(0));
+        let n2 = n.clone();
+        let r = Readable::<Objects<u32>>::new(move |lp, r, _| {
+            n2.set(n2.get() + 1);
+            r.push(lp, n2.get());
+        });
+        t.log(format!("hwm {}", r.readable_high_water_mark()));
+        r.read(lp, Some(0));
+        let (tr, r2) = (t.clone(), r.clone());
+        lp.set_immediate(move |lp| {
+            tr.log(format!(
+                "buffered {} reads {}",
+                r2.readable_length(),
+                n.get()
+            ));
+            tr.log(format!("read {}", r2.read(lp, None).unwrap()));
+            r2.destroy(lp, None);
+        });
+        on::<event::Close>(r.emitter(), t, "close");
+    });
+}
+
+#[test]
+fn readable_destroy_error() {
+    check("readable-destroy-error", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let tr = t.clone();
+        r.on_data(lp, move |_, c| tr.log(format!("data {}", s(c))));
+        on::<event::End>(r.emitter(), t, "end");
+        let tr = t.clone();
+        r.emitter()
+            .on::<event::Error>(move |_, e| tr.log(format!("error {e}")));
+        on::<event::Close>(r.emitter(), t, "close");
+        r.push(lp, b"a".to_vec());
+        let tr = t.clone();
+        lp.set_immediate(move |lp| {
+            r.destroy(lp, Some(StreamError::custom("boom")));
+            let pushed = r.push(lp, b"b".to_vec());
+            tr.log(format!("destroyed {} push -> {pushed}", r.destroyed()));
+            let tr = tr.clone();
+            lp.next_tick(move |_| tr.log("tick"));
+        });
+    });
+}
+
+#[test]
+fn readable_push_after_eof() {
+    check("readable-push-after-eof", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let tr = t.clone();
+        r.emitter()
+            .on::<event::Error>(move |_, e| tr.log(format!("error {}", e.code().unwrap())));
+        on::<event::Close>(r.emitter(), t, "close");
+        r.push_eof(lp);
+        t.log(format!("push -> {}", r.push(lp, b"x".to_vec())));
+    });
+}
+
+#[test]
+fn writable_drain() {
+    check("writable-drain", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Bytes>::with_options(
+            WritableOptions {
+                high_water_mark: Some(5),
+                ..Default::default()
+            },
+            move |lp, _, c, done| {
+                tr.log(format!("_write {}", s(&c)));
+                let tr = tr.clone();
+                lp.set_immediate(move |lp| {
+                    tr.log(format!("done {}", s(&c)));
+                    done.call(lp, Ok(()));
+                });
+            },
+        );
+        let (tr, w2) = (t.clone(), w.clone());
+        w.on::<event::Drain>(move |_, _| tr.log(format!("drain {}", w2.writable_length())));
+        for x in ["ab", "cd", "ef"] {
+            let tr = t.clone();
+            let ok = w.write_with(lp, x.as_bytes().to_vec(), move |_, _| {
+                tr.log(format!("cb {x}"))
+            });
+            t.log(format!(
+                "write {x} -> {ok} len {} needDrain {}",
+                w.writable_length(),
+                w.writable_need_drain()
+            ));
+        }
+    });
+}
+
+#[test]
+fn writable_finish() {
+    check("writable-finish", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            done.call(lp, Ok(()));
+        });
+        let tr = t.clone();
+        w.set_final(move |lp, _, done| {
+            tr.log("_final");
+            done.call(lp, Ok(()));
+        });
+        on::<event::Prefinish>(w.emitter(), t, "prefinish");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        on::<event::Close>(w.emitter(), t, "close");
+        let tr = t.clone();
+        w.write_with(lp, b"a".to_vec(), move |_, _| tr.log("cb a"));
+        w.write(lp, b"b".to_vec());
+        let tr = t.clone();
+        w.end_with(lp, None, Some(Box::new(move |_, _| tr.log("end cb"))));
+        t.log("main");
+        let tr = t.clone();
+        lp.next_tick(move |_| tr.log("tick"));
+    });
+}
+
+#[test]
+fn writable_cork() {
+    check("writable-cork", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            done.call(lp, Ok(()));
+        });
+        on::<event::Finish>(w.emitter(), t, "finish");
+        w.cork();
+        w.write(lp, b"a".to_vec());
+        w.write(lp, b"b".to_vec());
+        t.log(format!(
+            "corked {} len {}",
+            w.writable_corked(),
+            w.writable_length()
+        ));
+        w.uncork(lp);
+        t.log("uncorked");
+        w.cork();
+        w.write(lp, b"c".to_vec());
+        w.end(lp);
+        t.log("ended");
+    });
+}
+
+#[test]
+fn writable_write_after_end() {
+    check("writable-write-after-end", |lp, t| {
+        let w = Writable::<Bytes>::new(|lp, _, _, done| done.call(lp, Ok(())));
+        let tr = t.clone();
+        w.on::<event::Error>(move |_, e| tr.log(format!("error {}", e.code().unwrap())));
+        on::<event::Finish>(w.emitter(), t, "finish");
+        on::<event::Close>(w.emitter(), t, "close");
+        w.end(lp);
+        let tr = t.clone();
+        let ok = w.write_with(lp, b"x".to_vec(), move |_, r| {
+            tr.log(format!("cb {}", r.unwrap_err().code().unwrap()))
+        });
+        t.log(format!("write -> {ok}"));
+    });
+}
+
+#[test]
+fn writable_destroy() {
+    check("writable-destroy", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            lp.set_immediate(move |lp| done.call(lp, Ok(())));
+        });
+        on::<event::Close>(w.emitter(), t, "close");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        for x in ["a", "b"] {
+            let tr = t.clone();
+            w.write_with(lp, x.as_bytes().to_vec(), move |_, r| {
+                let code = r.err().map_or("null", |e| e.code().unwrap());
+                tr.log(format!("cb {x} {code}"))
+            });
+        }
+        w.destroy(lp, None);
+        t.log("destroyed");
+    });
+}
+
+#[test]
+fn transform() {
+    check("transform", |lp, t| {
+        let tr = t.clone();
+        let tr2 = t.clone();
+        let x = Transform::<Bytes, Bytes>::with_options(
+            Default::default(),
+            Default::default(),
+            move |lp, _, c, done: TransformDone<Bytes>| {
+                tr.log(format!("_transform {}", s(&c)));
+                done.call(lp, Ok(Some(c.to_ascii_uppercase())));
+            },
+            Some(Box::new(move |lp, _, done| {
+                tr2.log("_flush");
+                done.call(lp, Ok(Some(b"!".to_vec())));
+            })),
+        );
+        let tr = t.clone();
+        x.readable()
+            .on_data(lp, move |_, c| tr.log(format!("data {}", s(c))));
+        on::<event::Finish>(x.readable().emitter(), t, "finish");
+        on::<event::End>(x.readable().emitter(), t, "end");
+        on::<event::Close>(x.readable().emitter(), t, "close");
+        x.writable().write(lp, b"ab".to_vec());
+        x.writable().write(lp, b"cd".to_vec());
+        x.writable().end(lp);
+        t.log("main");
+    });
+}
+
+#[test]
+fn pipe_backpressure() {
+    check("pipe-backpressure", |lp, t| {
+        let i = Cell::new(0);
+        let tr = t.clone();
+        let r = Readable::<Bytes>::with_options(
+            ReadableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            move |lp, r, _| {
+                i.set(i.get() + 1);
+                tr.log(format!("_read {}", i.get()));
+                if i.get() <= 4 {
+                    r.push(lp, i.get().to_string().into_bytes());
+                } else {
+                    r.push_eof(lp);
+                }
+            },
+        );
+        let tr = t.clone();
+        let w = Writable::<Bytes>::with_options(
+            WritableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            move |lp, _, c, done| {
+                tr.log(format!("_write {}", s(&c)));
+                lp.set_immediate(move |lp| done.call(lp, Ok(())));
+            },
+        );
+        on::<event::Pause>(r.emitter(), t, "pause");
+        on::<event::Resume>(r.emitter(), t, "resume");
+        on::<event::End>(r.emitter(), t, "end");
+        on::<event::Drain>(w.emitter(), t, "drain");
+        on::<event::Pipe>(w.emitter(), t, "pipe");
+        on::<event::Unpipe>(w.emitter(), t, "unpipe");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        on::<event::Close>(w.emitter(), t, "close");
+        r.pipe(lp, &w);
+    });
+}
+
+#[test]
+fn pipeline_error() {
+    check("pipeline-error", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            done.call(lp, Err(StreamError::custom("disk full")));
+        });
+        on::<event::Close>(r.emitter(), t, "r close");
+        on::<event::Close>(w.emitter(), t, "w close");
+        let (tr, r2, w2) = (t.clone(), r.clone(), w.clone());
+        pipeline(lp, &r, &w, move |_, res| {
+            tr.log(format!(
+                "done {} {} {}",
+                res.unwrap_err(),
+                r2.destroyed(),
+                w2.destroyed()
+            ))
+        });
+        r.push(lp, b"a".to_vec());
+    });
+}
+
+#[test]
+fn duplex_half_open() {
+    check("duplex-half-open", |lp, t| {
+        let d = Duplex::<Bytes, Bytes>::new(
+            false,
+            |_, _, _| {},
+            |lp, _, _, done| done.call(lp, Ok(())),
+        );
+        for (what, f) in [("end", 0), ("finish", 1), ("close", 2)] {
+            let tr = t.clone();
+            match f {
+                0 => d.emitter().on::<event::End>(move |_, _| tr.log(what)),
+                1 => d.emitter().on::<event::Finish>(move |_, _| tr.log(what)),
+                _ => d.emitter().on::<event::Close>(move |_, _| tr.log(what)),
+            };
+        }
+        let tr = t.clone();
+        d.readable()
+            .on_data(lp, move |_, c| tr.log(format!("data {}", s(c))));
+        d.readable().push(lp, b"x".to_vec());
+        d.readable().push_eof(lp);
+    });
+}
