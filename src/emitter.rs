@@ -97,7 +97,8 @@ impl<P> std::error::Error for Unhandled<P> {}
 /// Node's default `EventEmitter.defaultMaxListeners`.
 pub const DEFAULT_MAX_LISTENERS: usize = 10;
 
-type Callback<P> = RefCell<Box<dyn FnMut(&mut Loop, &P)>>;
+type Listener<P> = Box<dyn FnMut(&mut Loop, &P)>;
+type Callback<P> = RefCell<Listener<P>>;
 
 #[derive(Clone)]
 struct Entry {
@@ -203,12 +204,7 @@ impl EventEmitter {
         self.add::<E>(Box::new(f), true, true)
     }
 
-    fn add<E: Event>(
-        &self,
-        f: Box<dyn FnMut(&mut Loop, &E::Payload)>,
-        once: bool,
-        front: bool,
-    ) -> ListenerId {
+    fn add<E: Event>(&self, f: Listener<E::Payload>, once: bool, front: bool) -> ListenerId {
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;
         inner.next_id += 1;

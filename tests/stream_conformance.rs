@@ -525,3 +525,77 @@ fn duplex_half_open() {
         d.readable().push_eof(lp);
     });
 }
+
+#[test]
+fn count_stream() {
+    // The articles' example; the same program as examples/count_stream.rs.
+    check("count-stream", |lp, t| {
+        let index = Cell::new(1);
+        let c = Readable::<Bytes>::new(move |lp, rs, _| {
+            let i = index.replace(index.get() + 1);
+            if i > 10 {
+                rs.push_eof(lp);
+            } else {
+                rs.push(lp, i.to_string().into_bytes());
+            }
+        });
+        let tr = t.clone();
+        c.on_data(lp, move |_, chunk| tr.log(s(chunk)));
+        on::<event::End>(c.emitter(), t, "end");
+        on::<event::Close>(c.emitter(), t, "close");
+    });
+}
+
+#[test]
+fn file_read_chunks() {
+    use nodeloop::stream::file::{create_read_stream, ReadStreamOptions};
+    check("file-read-chunks", |lp, t| {
+        let p = std::env::temp_dir().join(format!("nodeloop-frc-{}.bin", std::process::id()));
+        std::fs::write(&p, vec![b'a'; 200_000]).unwrap();
+        let whole = create_read_stream(&p, ReadStreamOptions::default()).unwrap();
+        let tr = t.clone();
+        whole.on_data(lp, move |_, c| tr.log(format!("whole data {}", c.len())));
+        on::<event::End>(whole.emitter(), t, "whole end");
+        let tr = t.clone();
+        whole.emitter().on::<event::Close>(move |lp, _| {
+            tr.log("whole close");
+            let opts = ReadStreamOptions {
+                start: 10,
+                end: Some(99),
+                high_water_mark: Some(32),
+            };
+            let part = create_read_stream(&p, opts).unwrap();
+            let t2 = tr.clone();
+            part.on_data(lp, move |_, c| t2.log(format!("part data {}", c.len())));
+            on::<event::End>(part.emitter(), &tr, "part end");
+            let (t2, p) = (tr.clone(), p.clone());
+            part.emitter().on::<event::Close>(move |_, _| {
+                t2.log("part close");
+                std::fs::remove_file(&p).unwrap();
+            });
+        });
+    });
+}
+
+#[test]
+fn file_write() {
+    use nodeloop::stream::file::{create_write_stream, WriteStreamOptions};
+    check("file-write", |lp, t| {
+        let p = std::env::temp_dir().join(format!("nodeloop-fw-{}.txt", std::process::id()));
+        let opts = WriteStreamOptions {
+            high_water_mark: Some(4),
+            ..Default::default()
+        };
+        let w = create_write_stream(&p, opts).unwrap();
+        t.log(format!("write -> {}", w.write(lp, b"hello".to_vec())));
+        on::<event::Drain>(w.emitter(), t, "drain");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        let tr = t.clone();
+        w.emitter().on::<event::Close>(move |_, _| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            tr.log(format!("close {text:?}"));
+            std::fs::remove_file(&p).unwrap();
+        });
+        w.end_with(lp, Some(b" world".to_vec()), None);
+    });
+}

@@ -38,7 +38,7 @@ pub(crate) trait WriteSide {
     fn enabled(&self) -> bool;
     /// Node's `stream.writable` getter.
     fn writable(&self, core: &Core) -> bool;
-    fn ended(&self) -> bool;
+    fn end_called(&self) -> bool;
     fn end(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
     /// Fails buffered writes and pending `end` callbacks (`errorBuffer`).
     fn error_buffer(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);

@@ -127,7 +127,9 @@ pub fn create_read_stream(
         st_r.borrow_mut().busy = true;
         let path = path.clone();
         let st = st_r.clone();
-        let rs = rs.downgrade();
+        // The loop holds the stream while its read is in flight, as Node's
+        // pending fs request does.
+        let rs = rs.clone();
         lp.queue_work(
             move || -> io::Result<(Arc<File>, Vec<u8>)> {
                 let f = match file {
@@ -140,7 +142,6 @@ pub fn create_read_stream(
                 Ok((f, buf))
             },
             move |lp, r| {
-                let Some(rs) = rs.upgrade() else { return };
                 let r = r
                     .map_err(work_err)
                     .and_then(|r| r.map_err(StreamError::from));

@@ -43,6 +43,8 @@ impl<M: Mode> Shared<M> {
 pub struct ReadableIter<M: Mode> {
     shared: Rc<Shared<M>>,
     sender: AsyncSender,
+    /// Keeps the stream alive while it is being iterated.
+    _stream: Readable<M>,
 }
 
 impl<M: Mode> fmt::Debug for ReadableIter<M> {
@@ -73,7 +75,10 @@ impl<M: Mode> Readable<M> {
     /// ```
     /// use nodeloop::stream::{Objects, Readable};
     /// use nodeloop::{Loop, RunMode};
-    /// use std::{cell::Cell, future::Future, pin::pin, task::{Context, Poll, Waker}};
+    /// use std::{cell::Cell, future::Future, pin::pin, sync::Arc, task::{Context, Poll, Wake, Waker}};
+    /// struct Noop;
+    /// impl Wake for Noop { fn wake(self: Arc<Self>) {} }
+    /// let waker = Waker::from(Arc::new(Noop));
     /// let mut lp = Loop::new();
     /// let i = Cell::new(0);
     /// let rs = Readable::<Objects<u32>>::new(move |lp, rs, _| {
@@ -85,7 +90,7 @@ impl<M: Mode> Readable<M> {
     /// loop {
     ///     let mut next = pin!(it.next());
     ///     let item = loop {
-    ///         if let Poll::Ready(x) = next.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    ///         if let Poll::Ready(x) = next.as_mut().poll(&mut Context::from_waker(&waker)) {
     ///             break x;
     ///         }
     ///         lp.run(RunMode::Once);
@@ -178,7 +183,11 @@ impl<M: Mode> Readable<M> {
         };
         handle.set(Some(h));
         let sender = h.sender(lp).expect("a new async handle has a sender");
-        ReadableIter { shared, sender }
+        ReadableIter {
+            shared,
+            sender,
+            _stream: self.clone(),
+        }
     }
 }
 

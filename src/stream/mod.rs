@@ -66,6 +66,9 @@ pub use self::readable::{Readable, ReadableOptions, WeakReadable};
 pub use self::transform::{FlushDone, Transform, TransformDone};
 pub use self::writable::{FinalDone, Writable, WritableOptions, WriteCallback, WriteDone};
 
+/// A one-shot completion callback carrying an outcome.
+pub(crate) type DoneFn<T> = Box<dyn FnOnce(&mut crate::Loop, Result<T, StreamError>)>;
+
 /// Node's default high-water mark for byte streams (`getDefaultHighWaterMark(false)`).
 pub const DEFAULT_HWM_BYTES: usize = 16 * 1024;
 /// Node's default high-water mark for object-mode streams.

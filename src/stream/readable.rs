@@ -736,7 +736,7 @@ impl<M: Mode> Readable<M> {
             let w = w.clone();
             let c = self.core.clone();
             lp.next_tick(move |lp| {
-                if w.writable(&c) && !w.ended() && !c.destroyed() {
+                if w.writable(&c) && !w.end_called() && !c.destroyed() {
                     w.end(c, lp);
                 }
             });

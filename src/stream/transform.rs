@@ -9,6 +9,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::writable::{FinalImpl, WriteImpl};
+use super::DoneFn;
 use super::{
     Duplex, FinalDone, Mode, Readable, ReadableOptions, StreamError, Writable, WritableOptions,
     WriteDone,
@@ -18,7 +19,7 @@ use crate::Loop;
 /// Completes one transform call: `Ok(Some(chunk))` pushes an output chunk,
 /// `Ok(None)` pushes nothing, `Err` fails the stream.
 pub struct TransformDone<O: Mode> {
-    f: Box<dyn FnOnce(&mut Loop, Result<Option<O::Chunk>, StreamError>)>,
+    f: DoneFn<Option<O::Chunk>>,
 }
 
 impl<O: Mode> fmt::Debug for TransformDone<O> {
@@ -36,7 +37,7 @@ impl<O: Mode> TransformDone<O> {
 
 /// Completes the flush at the end: an optional last chunk, or an error.
 pub struct FlushDone<O: Mode> {
-    f: Box<dyn FnOnce(&mut Loop, Result<Option<O::Chunk>, StreamError>)>,
+    f: DoneFn<Option<O::Chunk>>,
 }
 
 impl<O: Mode> fmt::Debug for FlushDone<O> {

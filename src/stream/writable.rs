@@ -8,7 +8,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::core::{self, Core, WriteSide};
-use super::{event, Mode, StreamError};
+use super::{event, DoneFn, Mode, StreamError};
 use crate::emitter::{Event, EventEmitter, ListenerId};
 use crate::Loop;
 
@@ -99,7 +99,7 @@ impl<M: Mode> WriteState<M> {
 /// Completes one `_write` (Node's write callback). Consumed by `call`, so
 /// it cannot be called twice.
 pub struct WriteDone {
-    f: Box<dyn FnOnce(&mut Loop, Result<(), StreamError>)>,
+    f: DoneFn<()>,
 }
 
 impl fmt::Debug for WriteDone {
@@ -117,7 +117,7 @@ impl WriteDone {
 
 /// Completes `_final` (Node's final callback).
 pub struct FinalDone {
-    f: Box<dyn FnOnce(&mut Loop, Result<(), StreamError>)>,
+    f: DoneFn<()>,
 }
 
 impl fmt::Debug for FinalDone {
@@ -199,7 +199,7 @@ impl<M: Mode> WriteSide for RefCell<WriteState<M>> {
         let f = core.f.borrow();
         s.enabled && !f.destroyed && f.errored.is_none() && !s.ending && !s.ended
     }
-    fn ended(&self) -> bool {
+    fn end_called(&self) -> bool {
         self.borrow().ending
     }
     fn end(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop) {
