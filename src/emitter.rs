@@ -120,6 +120,9 @@ struct Inner {
     next_id: u64,
     max: Option<usize>,
     warned: HashSet<TypeId>,
+    /// Told when a once-listener removes itself, with the loop at hand (a
+    /// readable stream reacts to losing its last `readable` listener).
+    once_removed: Option<Rc<dyn Fn(&mut Loop, TypeId)>>,
 }
 
 /// A typed event emitter. Cloning gives another handle to the same emitter,
@@ -276,6 +279,10 @@ impl EventEmitter {
             .collect()
     }
 
+    pub(crate) fn set_once_removed_hook(&self, f: Rc<dyn Fn(&mut Loop, TypeId)>) {
+        self.inner.borrow_mut().once_removed = Some(f);
+    }
+
     /// Sets the per-event listener count past which a warning is logged;
     /// 0 means unlimited (`setMaxListeners`).
     pub fn set_max_listeners(&self, n: usize) {
@@ -357,6 +364,10 @@ impl EventEmitter {
                     continue;
                 }
                 self.off(ListenerId(e.id));
+                let hook = self.inner.borrow().once_removed.clone();
+                if let Some(hook) = hook {
+                    hook(lp, t);
+                }
             }
             let cb =
                 e.f.downcast_ref::<Callback<E::Payload>>()

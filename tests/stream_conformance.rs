@@ -599,3 +599,191 @@ fn file_write() {
         w.end_with(lp, Some(b" world".to_vec()), None);
     });
 }
+
+#[test]
+fn readable_unshift() {
+    check("readable-unshift", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        r.push(lp, b"world".to_vec());
+        let c = r.read(lp, Some(2)).unwrap();
+        t.log(format!("read {}", s(&c)));
+        r.unshift(lp, b"hello ".to_vec());
+        r.unshift(lp, c);
+        t.log(format!("len {}", r.readable_length()));
+        t.log(format!("read all {}", s(&r.read(lp, None).unwrap())));
+        r.push_eof(lp);
+        let (tr, r2) = (t.clone(), r.clone());
+        r.emitter().on::<event::End>(move |lp, _| {
+            tr.log("end");
+            r2.unshift(lp, b"late".to_vec());
+        });
+        let tr = t.clone();
+        r.emitter()
+            .on::<event::Error>(move |_, e| tr.log(format!("error {}", e.code().unwrap())));
+        on::<event::Close>(r.emitter(), t, "close");
+        r.resume(lp);
+    });
+}
+
+#[test]
+fn readable_once_readable() {
+    check("readable-once-readable", |lp, t| {
+        let r = Readable::<Objects<&'static str>>::new(|_, _, _| {});
+        r.push(lp, "a");
+        let (tr, r2) = (t.clone(), r.clone());
+        r.once::<event::Readable>(lp, move |lp, _| {
+            tr.log(format!("readable {}", r2.read(lp, None).unwrap()));
+            let t2 = tr.clone();
+            r2.on_data(lp, move |_, d| t2.log(format!("data {d}")));
+            tr.log(format!(
+                "flowing in readable {}",
+                r2.readable_flowing().unwrap()
+            ));
+            let (t2, r3) = (tr.clone(), r2.clone());
+            lp.next_tick(move |_| {
+                t2.log(format!(
+                    "flowing next tick {}",
+                    r3.readable_flowing().unwrap()
+                ))
+            });
+        });
+        r.push(lp, "b");
+        let r2 = r.clone();
+        lp.set_immediate(move |lp| {
+            r2.push(lp, "c");
+            r2.push_eof(lp);
+        });
+        on::<event::End>(r.emitter(), t, "end");
+    });
+}
+
+#[test]
+fn transform_backpressure() {
+    check("transform-backpressure", |lp, t| {
+        let tr = t.clone();
+        let x = Transform::<Bytes, Bytes>::with_options(
+            ReadableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            WritableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            move |lp, _, c, done| {
+                tr.log(format!("_transform {}", s(&c)));
+                done.call(lp, Ok(Some(c)));
+            },
+            None,
+        );
+        let (r, w) = (x.readable().clone(), x.writable().clone());
+        for c in ["a", "b", "c", "d"] {
+            let tr = t.clone();
+            let ok = w.write_with(lp, c.as_bytes().to_vec(), move |_, _| {
+                tr.log(format!("cb {c}"))
+            });
+            t.log(format!(
+                "write {c} {ok} r {} w {}",
+                r.readable_length(),
+                w.writable_length()
+            ));
+        }
+        let tr = t.clone();
+        lp.set_immediate(move |lp| {
+            tr.log(format!(
+                "immediate r {} w {}",
+                r.readable_length(),
+                w.writable_length()
+            ));
+            tr.log(format!("read {}", s(&r.read(lp, Some(1)).unwrap())));
+            let tr = tr.clone();
+            lp.next_tick(move |_| {
+                tr.log(format!(
+                    "tick r {} w {}",
+                    r.readable_length(),
+                    w.writable_length()
+                ))
+            });
+        });
+    });
+}
+
+#[test]
+fn writable_sync_drain() {
+    check("writable-sync-drain", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Objects<u32>>::with_options(
+            WritableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            move |lp, _, c, done| {
+                tr.log(format!("_write {c}"));
+                done.call(lp, Ok(()));
+            },
+        );
+        t.log(format!("hwm {}", w.writable_high_water_mark()));
+        let (tr, w2) = (t.clone(), w.clone());
+        w.on::<event::Drain>(move |_, _| tr.log(format!("drain {}", w2.writable_length())));
+        t.log(format!("1 -> {}", w.write(lp, 1)));
+        t.log(format!("2 -> {}", w.write(lp, 2)));
+        let tr = t.clone();
+        let ok = w.write_with(lp, 3, move |_, _| tr.log("cb 3"));
+        t.log(format!("3 -> {ok}"));
+        t.log(format!("len {}", w.writable_length()));
+        let tr = t.clone();
+        lp.next_tick(move |_| tr.log("tick"));
+    });
+}
+
+#[test]
+fn writable_error() {
+    check("writable-error", |lp, t| {
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            lp.set_immediate(move |lp| done.call(lp, Err(StreamError::custom("EIO"))));
+        });
+        let tr = t.clone();
+        w.on::<event::Error>(move |_, e| tr.log(format!("error {e}")));
+        on::<event::Close>(w.emitter(), t, "close");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        for c in ["a", "b"] {
+            let tr = t.clone();
+            w.write_with(lp, c.as_bytes().to_vec(), move |_, r| {
+                tr.log(format!("cb {c} {}", r.unwrap_err()))
+            });
+        }
+        let tr = t.clone();
+        w.end_with(
+            lp,
+            None,
+            Some(Box::new(move |_, r| {
+                tr.log(format!("end cb {}", r.unwrap_err()))
+            })),
+        );
+    });
+}
+
+#[test]
+fn pipe_no_end() {
+    check("pipe-no-end", |lp, t| {
+        let r = Readable::<Objects<&'static str>>::new(|_, _, _| {});
+        let tr = t.clone();
+        let w = Writable::<Objects<&'static str>>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {c}"));
+            done.call(lp, Ok(()));
+        });
+        on::<event::Unpipe>(w.emitter(), t, "unpipe");
+        on::<event::Finish>(w.emitter(), t, "finish");
+        on::<event::End>(r.emitter(), t, "end");
+        r.pipe_with(lp, &w, false);
+        r.push(lp, "x");
+        r.push_eof(lp);
+        let tr = t.clone();
+        lp.set_immediate(move |lp| {
+            tr.log(format!("writable {}", w.writable()));
+            w.end_with(lp, Some("last"), None);
+        });
+    });
+}

@@ -233,6 +233,20 @@ impl<M: Mode> Readable<M> {
         st.read_impl = Some(read);
         let st = Rc::new(RefCell::new(st));
         *core.read_side.borrow_mut() = Some(st.clone() as Rc<dyn ReadSide>);
+        // A `once('readable')` listener removing itself is a removal of a
+        // `readable` listener, which Node follows with a mode update.
+        let (wcore, wst) = (Rc::downgrade(&core), Rc::downgrade(&st));
+        core.emitter
+            .set_once_removed_hook(Rc::new(move |lp: &mut Loop, t: TypeId| {
+                if t != TypeId::of::<event::Readable>() {
+                    return;
+                }
+                let (Some(core), Some(st)) = (wcore.upgrade(), wst.upgrade()) else {
+                    return;
+                };
+                let me = Readable { core, st };
+                lp.next_tick(move |lp| me.update_readable_listening(lp));
+            }));
         Readable { core, st }
     }
 
