@@ -787,3 +787,60 @@ fn pipe_no_end() {
         });
     });
 }
+
+#[test]
+fn pipeline_ok() {
+    use nodeloop::stream::Pipeline;
+    check("pipeline-ok", |lp, t| {
+        let i = Cell::new(0);
+        let r = Readable::<Objects<u32>>::new(move |lp, r, _| {
+            i.set(i.get() + 1);
+            if i.get() <= 3 {
+                r.push(lp, i.get());
+            } else {
+                r.push_eof(lp);
+            }
+        });
+        let x = Transform::<Objects<u32>, Objects<u32>>::new(|lp, _, c, done| {
+            done.call(lp, Ok(Some(c * 10)))
+        });
+        let tr = t.clone();
+        let w = Writable::<Objects<u32>>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {c}"));
+            done.call(lp, Ok(()));
+        });
+        on::<event::Close>(r.emitter(), t, "r close");
+        on::<event::Close>(x.readable().emitter(), t, "t close");
+        on::<event::Finish>(w.emitter(), t, "w finish");
+        on::<event::Close>(w.emitter(), t, "w close");
+        let tr = t.clone();
+        Pipeline::new(&r).through(lp, &x).to(lp, &w, move |_, res| {
+            tr.log(format!("done {}", if res.is_ok() { "ok" } else { "err" }))
+        });
+    });
+}
+
+#[test]
+fn pipeline_premature() {
+    check("pipeline-premature", |lp, t| {
+        let r = Readable::<Bytes>::new(|_, _, _| {});
+        let tr = t.clone();
+        let w = Writable::<Bytes>::new(move |lp, _, c, done| {
+            tr.log(format!("_write {}", s(&c)));
+            done.call(lp, Ok(()));
+        });
+        on::<event::Close>(r.emitter(), t, "r close");
+        on::<event::Close>(w.emitter(), t, "w close");
+        on::<event::Finish>(w.emitter(), t, "w finish");
+        let (tr, w2) = (t.clone(), w.clone());
+        pipeline(lp, &r, &w, move |_, res| {
+            tr.log(format!(
+                "done {} {}",
+                res.unwrap_err().code().unwrap(),
+                w2.destroyed()
+            ))
+        });
+        r.push(lp, b"a".to_vec());
+        lp.set_immediate(move |lp| r.destroy(lp, None));
+    });
+}

@@ -334,8 +334,22 @@ fn run_pipeline(cores: Vec<Rc<core::Core>>, cb: PipelineCb) {
                 }
             }
         });
-        let r = run.clone();
+        let (r, core) = (run.clone(), Rc::downgrade(c));
         c.emitter.once::<event::Close>(move |lp, _| {
+            // Closed before its data was all through: Node's premature
+            // close, which fails the whole pipeline.
+            let premature = core.upgrade().is_some_and(|c| {
+                let read_open = c.read_side().is_some_and(|s| !s.end_emitted());
+                let write_open = c.write_side().is_some_and(|s| !s.finished());
+                read_open || write_open
+            });
+            if premature && r.error.borrow().is_none() {
+                let e = StreamError::PrematureClose;
+                *r.error.borrow_mut() = Some(e.clone());
+                for d in &r.destroyers {
+                    d(lp, Some(e.clone()));
+                }
+            }
             r.left.set(r.left.get() - 1);
             if r.left.get() == 0 {
                 if let Some(cb) = r.cb.borrow_mut().take() {
