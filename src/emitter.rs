@@ -99,6 +99,7 @@ pub const DEFAULT_MAX_LISTENERS: usize = 10;
 
 type Listener<P> = Box<dyn FnMut(&mut Loop, &P)>;
 type Callback<P> = RefCell<Listener<P>>;
+pub(crate) type OnceRemovedHook = Rc<dyn Fn(&mut Loop, TypeId)>;
 
 #[derive(Clone)]
 struct Entry {
@@ -122,7 +123,7 @@ struct Inner {
     warned: HashSet<TypeId>,
     /// Told when a once-listener removes itself, with the loop at hand (a
     /// readable stream reacts to losing its last `readable` listener).
-    once_removed: Option<Rc<dyn Fn(&mut Loop, TypeId)>>,
+    once_removed: Option<OnceRemovedHook>,
 }
 
 /// A typed event emitter. Cloning gives another handle to the same emitter,
@@ -279,7 +280,7 @@ impl EventEmitter {
             .collect()
     }
 
-    pub(crate) fn set_once_removed_hook(&self, f: Rc<dyn Fn(&mut Loop, TypeId)>) {
+    pub(crate) fn set_once_removed_hook(&self, f: OnceRemovedHook) {
         self.inner.borrow_mut().once_removed = Some(f);
     }
 
