@@ -98,26 +98,36 @@ impl<P> std::error::Error for Unhandled<P> {}
 pub const DEFAULT_MAX_LISTENERS: usize = 10;
 
 type Listener<P> = Box<dyn FnMut(&mut Loop, &P)>;
-type Callback<P> = RefCell<Listener<P>>;
+
+/// One registered listener, shared by every snapshot that contains it.
+struct Callback<P> {
+    /// A `once` listener that already ran (Node's `state.fired`).
+    fired: Cell<bool>,
+    f: RefCell<Listener<P>>,
+}
 pub(crate) type OnceRemovedHook = Rc<dyn Fn(&mut Loop, TypeId)>;
 
 #[derive(Clone)]
 struct Entry {
     id: u64,
+    once: bool,
+    /// An `Rc<Callback<E::Payload>>`, typed by the slot's event.
+    f: Rc<dyn Any>,
+}
+
+/// The listeners of one event, in call order. Emitting clones the `Rc`:
+/// that is Node's snapshot (`arrayClone`), and changes made during the
+/// emit copy the list (`Rc::make_mut`) instead of touching the snapshot.
+struct Slot {
     event: TypeId,
     name: &'static str,
-    once: bool,
-    /// A `once` listener that already ran (Node's `state.fired`).
-    fired: Rc<Cell<bool>>,
-    /// An `Rc<Callback<E::Payload>>`, typed by `event`.
-    f: Rc<dyn Any>,
+    list: Rc<Vec<Entry>>,
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Listeners in call order. One vector for all events keeps ids unique
-    /// and removal simple; emitters rarely have many listeners.
-    entries: Vec<Entry>,
+    /// Events in first-registration order; a slot goes when it empties.
+    slots: Vec<Slot>,
     next_id: u64,
     max: Option<usize>,
     warned: HashSet<TypeId>,
@@ -156,7 +166,10 @@ impl fmt::Debug for EventEmitter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = self.inner.borrow();
         f.debug_struct("EventEmitter")
-            .field("listeners", &inner.entries.len())
+            .field(
+                "listeners",
+                &inner.slots.iter().map(|s| s.list.len()).sum::<usize>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -212,19 +225,28 @@ impl EventEmitter {
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;
         inner.next_id += 1;
-        let cb: Rc<Callback<E::Payload>> = Rc::new(RefCell::new(f));
-        let entry = Entry {
-            id,
-            event: TypeId::of::<E>(),
-            name: E::NAME,
-            once,
-            fired: Rc::new(Cell::new(false)),
-            f: cb,
+        let cb: Rc<Callback<E::Payload>> = Rc::new(Callback {
+            fired: Cell::new(false),
+            f: RefCell::new(f),
+        });
+        let entry = Entry { id, once, f: cb };
+        let t = TypeId::of::<E>();
+        let i = match inner.slots.iter().position(|s| s.event == t) {
+            Some(i) => i,
+            None => {
+                inner.slots.push(Slot {
+                    event: t,
+                    name: E::NAME,
+                    list: Rc::new(Vec::new()),
+                });
+                inner.slots.len() - 1
+            }
         };
+        let list = Rc::make_mut(&mut inner.slots[i].list);
         if front {
-            inner.entries.insert(0, entry);
+            list.insert(0, entry);
         } else {
-            inner.entries.push(entry);
+            list.push(entry);
         }
         let count = inner.count(TypeId::of::<E>());
         let max = inner.max.unwrap_or(DEFAULT_MAX_LISTENERS);
@@ -242,24 +264,27 @@ impl EventEmitter {
     /// A listener removed during an emit still runs in that emit.
     pub fn off(&self, id: ListenerId) -> bool {
         let mut inner = self.inner.borrow_mut();
-        match inner.entries.iter().position(|e| e.id == id.0) {
-            Some(i) => {
-                inner.entries.remove(i);
-                true
+        for (si, slot) in inner.slots.iter_mut().enumerate() {
+            if let Some(i) = slot.list.iter().position(|e| e.id == id.0) {
+                Rc::make_mut(&mut slot.list).remove(i);
+                if slot.list.is_empty() {
+                    inner.slots.remove(si);
+                }
+                return true;
             }
-            None => false,
         }
+        false
     }
 
     /// Removes every listener of `E` (`removeAllListeners(name)`).
     pub fn remove_all<E: Event>(&self) {
         let t = TypeId::of::<E>();
-        self.inner.borrow_mut().entries.retain(|e| e.event != t);
+        self.inner.borrow_mut().slots.retain(|s| s.event != t);
     }
 
     /// Removes every listener of every event (`removeAllListeners()`).
     pub fn remove_all_events(&self) {
-        self.inner.borrow_mut().entries.clear();
+        self.inner.borrow_mut().slots.clear();
     }
 
     /// Number of listeners for `E` (`listenerCount`).
@@ -270,14 +295,7 @@ impl EventEmitter {
     /// Names of the events that have listeners, in first-registration order
     /// (`eventNames`).
     pub fn event_names(&self) -> Vec<&'static str> {
-        let inner = self.inner.borrow();
-        let mut seen = HashSet::new();
-        inner
-            .entries
-            .iter()
-            .filter(|e| seen.insert(e.event))
-            .map(|e| e.name)
-            .collect()
+        self.inner.borrow().slots.iter().map(|s| s.name).collect()
     }
 
     pub(crate) fn set_once_removed_hook(&self, f: OnceRemovedHook) {
@@ -348,20 +366,16 @@ impl EventEmitter {
     /// Runs the listeners of `E`; false if there were none.
     fn dispatch<E: Event>(&self, lp: &mut Loop, payload: &E::Payload) -> bool {
         let t = TypeId::of::<E>();
-        let snapshot: Vec<Entry> = self
-            .inner
-            .borrow()
-            .entries
-            .iter()
-            .filter(|e| e.event == t)
-            .cloned()
-            .collect();
-        if snapshot.is_empty() {
-            return false;
-        }
-        for e in snapshot {
+        let snapshot = match self.inner.borrow().slots.iter().find(|s| s.event == t) {
+            Some(s) => s.list.clone(),
+            None => return false,
+        };
+        for e in snapshot.iter() {
+            let cb =
+                e.f.downcast_ref::<Callback<E::Payload>>()
+                    .expect("listener stored under its event's TypeId");
             if e.once {
-                if e.fired.replace(true) {
+                if cb.fired.replace(true) {
                     continue;
                 }
                 self.off(ListenerId(e.id));
@@ -370,10 +384,7 @@ impl EventEmitter {
                     hook(lp, t);
                 }
             }
-            let cb =
-                e.f.downcast_ref::<Callback<E::Payload>>()
-                    .expect("listener stored under its event's TypeId");
-            match cb.try_borrow_mut() {
+            match cb.f.try_borrow_mut() {
                 Ok(mut f) => f(lp, payload),
                 Err(_) => log::warn!(
                     "nodeloop: '{}' listener re-entered by its own emit; skipped",
@@ -387,6 +398,9 @@ impl EventEmitter {
 
 impl Inner {
     fn count(&self, t: TypeId) -> usize {
-        self.entries.iter().filter(|e| e.event == t).count()
+        self.slots
+            .iter()
+            .find(|s| s.event == t)
+            .map_or(0, |s| s.list.len())
     }
 }
