@@ -77,6 +77,11 @@ pub(crate) struct WriteState<M: Mode> {
 }
 
 impl<M: Mode> WriteState<M> {
+    /// `pendingcb -= n`. Saturating: a miscount must not become a panic.
+    fn callbacks_done(&mut self, n: usize) {
+        self.pending_cb = self.pending_cb.saturating_sub(n);
+    }
+
     pub(crate) fn set_write_impl(&mut self, f: WriteImpl<M>) {
         self.write_impl = Some(f);
     }
@@ -389,7 +394,7 @@ impl<M: Mode> Writable<M> {
             let mut s = self.st.borrow_mut();
             let cb = s.writecb.take().flatten();
             s.writing = false;
-            s.length -= s.writelen;
+            s.length = s.length.saturating_sub(s.writelen);
             s.writelen = 0;
             (s.sync, cb)
         };
@@ -443,7 +448,7 @@ impl<M: Mode> Writable<M> {
 
     /// `onwriteError`.
     fn on_write_error(&self, lp: &mut Loop, er: StreamError, cb: Option<WriteCallback>) {
-        self.st.borrow_mut().pending_cb -= 1;
+        self.st.borrow_mut().callbacks_done(1);
         if let Some(cb) = cb {
             cb(lp, Err(er.clone()));
         }
@@ -466,7 +471,7 @@ impl<M: Mode> Writable<M> {
         }
         {
             let mut s = self.st.borrow_mut();
-            s.pending_cb -= count;
+            s.callbacks_done(count);
         }
         if let Some(cb) = cb {
             cb(lp, Ok(()));
@@ -487,7 +492,7 @@ impl<M: Mode> Writable<M> {
             let buffered: Vec<_> = s.buffered.drain(..).collect();
             let mut cbs = Vec::new();
             for (chunk, cb) in buffered {
-                s.length -= M::len(&chunk);
+                s.length = s.length.saturating_sub(M::len(&chunk));
                 cbs.extend(cb);
             }
             let fins: Vec<_> = s.on_finished.drain(..).collect();
@@ -622,7 +627,7 @@ impl<M: Mode> Writable<M> {
                     if me.st.borrow().need_finish(&me.core) {
                         me.finish(lp);
                     } else {
-                        me.st.borrow_mut().pending_cb -= 1;
+                        me.st.borrow_mut().callbacks_done(1);
                     }
                 });
             } else if self.st.borrow().need_finish(&self.core) {
@@ -674,7 +679,7 @@ impl<M: Mode> Writable<M> {
     }
 
     fn on_final(&self, lp: &mut Loop, r: Result<(), StreamError>) {
-        self.st.borrow_mut().pending_cb -= 1;
+        self.st.borrow_mut().callbacks_done(1);
         match r {
             Err(e) => {
                 let (fins, sync) = {
@@ -705,7 +710,7 @@ impl<M: Mode> Writable<M> {
     fn finish(&self, lp: &mut Loop) {
         let fins = {
             let mut s = self.st.borrow_mut();
-            s.pending_cb -= 1;
+            s.callbacks_done(1);
             s.finished = true;
             s.on_finished.drain(..).collect::<Vec<_>>()
         };
