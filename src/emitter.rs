@@ -262,6 +262,18 @@ impl EventEmitter {
 
     /// Removes one listener (`emitter.off`). Returns whether it was found.
     /// A listener removed during an emit still runs in that emit.
+    ///
+    /// ```
+    /// use nodeloop::emitter::{Event, EventEmitter};
+    /// struct Ping;
+    /// impl Event for Ping { type Payload = (); const NAME: &'static str = "ping"; }
+    /// let em = EventEmitter::new();
+    /// let id = em.on::<Ping>(|_, _| {});
+    /// assert_eq!(em.listener_count::<Ping>(), 1);
+    /// assert!(em.off(id));
+    /// assert!(!em.off(id));
+    /// assert_eq!(em.listener_count::<Ping>(), 0);
+    /// ```
     pub fn off(&self, id: ListenerId) -> bool {
         let mut inner = self.inner.borrow_mut();
         for (si, slot) in inner.slots.iter_mut().enumerate() {

@@ -181,6 +181,20 @@ where
 
     /// Stops piping into `dest`, or into every destination with `None`
     /// (`readable.unpipe`); emits `'unpipe'` on each.
+    ///
+    /// ```
+    /// use nodeloop::stream::{event, Objects, Readable, Writable};
+    /// use std::{cell::Cell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Objects<u8>>::new(|_, _, _| {});
+    /// let ws = Writable::<Objects<u8>>::new(|lp, _, _, done| done.call(lp, Ok(())));
+    /// let unpiped = Rc::new(Cell::new(false));
+    /// let u = unpiped.clone();
+    /// ws.on::<event::Unpipe>(move |_, _| u.set(true));
+    /// rs.pipe(&mut lp, &ws);
+    /// rs.unpipe(&mut lp, Some(&ws));
+    /// assert!(unpiped.get() && rs.is_paused());
+    /// ```
     pub fn unpipe(&self, lp: &mut Loop, dest: Option<&Writable<M>>) {
         let removed: Vec<Writable<M>> = {
             let mut s = self.st.borrow_mut();

@@ -377,16 +377,51 @@ impl<M: Mode> Readable<M> {
     /// straight to `data` listeners when flowing with an empty buffer.
     /// Returns false once the buffer reaches the high-water mark: stop
     /// pushing until the next `read` call.
+    ///
+    /// ```
+    /// use nodeloop::stream::{Bytes, Readable, ReadableOptions};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let opts = ReadableOptions { high_water_mark: Some(4), ..Default::default() };
+    /// let rs = Readable::<Bytes>::with_options(opts, |_, _, _| {});
+    /// assert!(rs.push(&mut lp, b"ab".to_vec()));
+    /// assert!(!rs.push(&mut lp, b"cd".to_vec())); // 4 bytes buffered: at the mark
+    /// assert_eq!(rs.readable_length(), 4);
+    /// ```
     pub fn push(&self, lp: &mut Loop, chunk: M::Chunk) -> bool {
         self.add_chunk_checked(lp, Some(chunk), false)
     }
 
-    /// Signals the end of the data (`readable.push(null)`).
+    /// Signals the end of the data (`readable.push(null)`); `'end'` follows
+    /// once the buffer is consumed.
+    ///
+    /// ```
+    /// use nodeloop::stream::{event, Objects, Readable};
+    /// use std::{cell::Cell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Objects<u8>>::new(|_, _, _| {});
+    /// let ended = Rc::new(Cell::new(false));
+    /// let e = ended.clone();
+    /// rs.emitter().on::<event::End>(move |_, _| e.set(true));
+    /// rs.push(&mut lp, 1);
+    /// rs.push_eof(&mut lp);
+    /// rs.resume(&mut lp);
+    /// lp.run_default();
+    /// assert!(ended.get());
+    /// ```
     pub fn push_eof(&self, lp: &mut Loop) -> bool {
         self.add_chunk_checked(lp, None, false)
     }
 
     /// Puts a chunk back at the front of the buffer (`readable.unshift`).
+    ///
+    /// ```
+    /// use nodeloop::stream::{Bytes, Readable};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Bytes>::new(|_, _, _| {});
+    /// rs.push(&mut lp, b"world".to_vec());
+    /// rs.unshift(&mut lp, b"hello ".to_vec());
+    /// assert_eq!(rs.read(&mut lp, None).unwrap(), b"hello world");
+    /// ```
     pub fn unshift(&self, lp: &mut Loop, chunk: M::Chunk) -> bool {
         self.add_chunk_checked(lp, Some(chunk), true)
     }
@@ -477,6 +512,17 @@ impl<M: Mode> Readable<M> {
     /// there" (one chunk when flowing), `Some(0)` to only trigger a refill.
     /// Returns `None` when not enough data is buffered yet. A returned chunk
     /// is also emitted as `data`.
+    ///
+    /// ```
+    /// use nodeloop::stream::{Bytes, Readable};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Bytes>::new(|_, _, _| {});
+    /// rs.push(&mut lp, b"abc".to_vec());
+    /// rs.push(&mut lp, b"def".to_vec());
+    /// assert_eq!(rs.read(&mut lp, Some(4)).unwrap(), b"abcd");
+    /// assert_eq!(rs.read(&mut lp, Some(4)), None); // only 2 left, not ended
+    /// assert_eq!(rs.read(&mut lp, None).unwrap(), b"ef");
+    /// ```
     pub fn read(&self, lp: &mut Loop, n: Option<usize>) -> Option<M::Chunk> {
         let n_orig = n;
         let mut s = self.st.borrow_mut();
@@ -667,6 +713,17 @@ impl<M: Mode> Readable<M> {
 
     /// Switches to flowing mode (`readable.resume`); takes effect on the
     /// next tick, which emits `'resume'`.
+    ///
+    /// ```
+    /// use nodeloop::stream::{Objects, Readable};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Objects<u8>>::new(|_, _, _| {});
+    /// rs.pause(&mut lp);
+    /// assert!(rs.is_paused());
+    /// rs.resume(&mut lp);
+    /// assert!(!rs.is_paused());
+    /// assert_eq!(rs.readable_flowing(), Some(true));
+    /// ```
     pub fn resume(&self, lp: &mut Loop) {
         let mut s = self.st.borrow_mut();
         if s.flowing != Some(true) {
@@ -764,6 +821,22 @@ impl<M: Mode> Readable<M> {
 
     /// Destroys the stream (`readable.destroy(err)`): no more events but
     /// `'error'` (with `Some`) and `'close'`, on the next tick.
+    ///
+    /// ```
+    /// use nodeloop::stream::{event, Bytes, Readable, StreamError};
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let rs = Readable::<Bytes>::new(|_, _, _| {});
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// rs.emitter().on::<event::Error>(move |_, e| l.borrow_mut().push(e.to_string()));
+    /// let l = log.clone();
+    /// rs.emitter().on::<event::Close>(move |_, _| l.borrow_mut().push("close".into()));
+    /// rs.destroy(&mut lp, Some(StreamError::custom("gone")));
+    /// assert!(rs.destroyed() && log.borrow().is_empty()); // events come a tick later
+    /// lp.run_default();
+    /// assert_eq!(*log.borrow(), ["gone", "close"]);
+    /// ```
     pub fn destroy(&self, lp: &mut Loop, err: Option<StreamError>) {
         core::destroy(&self.core, lp, err);
     }

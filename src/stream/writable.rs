@@ -314,6 +314,19 @@ impl<M: Mode> Writable<M> {
     }
 
     /// Writes a chunk with a completion callback (`write(chunk, cb)`).
+    ///
+    /// ```
+    /// use nodeloop::stream::{Objects, Writable};
+    /// use std::{cell::Cell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let ws = Writable::<Objects<u8>>::new(|lp, _, _, done| done.call(lp, Ok(())));
+    /// let ok = Rc::new(Cell::new(false));
+    /// let o = ok.clone();
+    /// ws.write_with(&mut lp, 1, move |_, r| o.set(r.is_ok()));
+    /// assert!(!ok.get()); // a synchronous write still calls back on a tick
+    /// lp.run_default();
+    /// assert!(ok.get());
+    /// ```
     pub fn write_with(
         &self,
         lp: &mut Loop,
@@ -540,6 +553,24 @@ impl<M: Mode> Writable<M> {
     }
 
     /// Buffers writes until `uncork` (`writable.cork`).
+    ///
+    /// ```
+    /// use nodeloop::stream::{Objects, Writable};
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let ws = Writable::<Objects<u8>>::new(move |lp, _, c, done| {
+    ///     s.borrow_mut().push(c);
+    ///     done.call(lp, Ok(()))
+    /// });
+    /// ws.cork();
+    /// ws.write(&mut lp, 1);
+    /// ws.write(&mut lp, 2);
+    /// assert!(seen.borrow().is_empty());
+    /// ws.uncork(&mut lp);
+    /// assert_eq!(*seen.borrow(), [1, 2]);
+    /// ```
     pub fn cork(&self) {
         self.st.borrow_mut().corked += 1;
     }
@@ -568,6 +599,19 @@ impl<M: Mode> Writable<M> {
 
     /// `writable.end(chunk, cb)`: writes a last chunk, then ends; `cb` gets
     /// `Ok` at `'finish'` or the error that prevented it.
+    ///
+    /// ```
+    /// use nodeloop::stream::{Bytes, Writable};
+    /// use std::{cell::Cell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let ws = Writable::<Bytes>::new(|lp, _, _, done| done.call(lp, Ok(())));
+    /// let finished = Rc::new(Cell::new(false));
+    /// let f = finished.clone();
+    /// ws.end_with(&mut lp, Some(b"bye".to_vec()), Some(Box::new(move |_, r| f.set(r.is_ok()))));
+    /// assert!(ws.writable_ended() && !ws.writable_finished());
+    /// lp.run_default();
+    /// assert!(finished.get() && ws.writable_finished());
+    /// ```
     pub fn end_with(&self, lp: &mut Loop, chunk: Option<M::Chunk>, cb: Option<WriteCallback>) {
         let mut err = None;
         if let Some(c) = chunk {
@@ -729,7 +773,24 @@ impl<M: Mode> Writable<M> {
         }
     }
 
-    /// Destroys the stream (`writable.destroy(err)`); buffered writes fail.
+    /// Destroys the stream (`writable.destroy(err)`); buffered writes fail
+    /// with `ERR_STREAM_DESTROYED` once the write in flight completes.
+    ///
+    /// ```
+    /// use nodeloop::stream::{Objects, Writable};
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let mut lp = nodeloop::Loop::new();
+    /// let ws = Writable::<Objects<u8>>::new(|lp, _, _, done| {
+    ///     lp.set_immediate(move |lp| done.call(lp, Ok(())));
+    /// });
+    /// let codes = Rc::new(RefCell::new(Vec::new()));
+    /// let c = codes.clone();
+    /// ws.write(&mut lp, 1);
+    /// ws.write_with(&mut lp, 2, move |_, r| c.borrow_mut().push(r.unwrap_err().code()));
+    /// ws.destroy(&mut lp, None);
+    /// lp.run_default();
+    /// assert_eq!(*codes.borrow(), [Some("ERR_STREAM_DESTROYED")]);
+    /// ```
     pub fn destroy(&self, lp: &mut Loop, err: Option<StreamError>) {
         core::destroy(&self.core, lp, err);
     }
