@@ -67,7 +67,7 @@ where
                 if let Some(id) = links.ondrain.get() {
                     dest.core.emitter.off(id);
                     let awaiting = !src.st.borrow().await_drain.is_empty();
-                    if awaiting && dest.writable_need_drain() {
+                    if awaiting && dest.need_drain_flag() {
                         pipe_on_drain(&src, &dest, lp);
                     }
                 }

@@ -1,5 +1,5 @@
 // Differential fuzz cases for Readable. Each line of fuzz-readable.ops is
-// one case: "hwm=H" then ops separated by spaces:
+// one case: "hwm=H obj=0|1" (obj: objectMode) then ops separated by spaces:
 //   pN push N bytes | e push(null) | rN read(N) | r read() | r0 read(0)
 //   ps pause | rs resume | od on('data') | or on('readable')
 //   u unshift 1 byte | i continue in setImmediate | t continue in nextTick
@@ -12,15 +12,16 @@ const lines = fs.readFileSync(path.join(__dirname, 'fuzz-readable.ops'), 'utf8')
 const show = (c) => (c === null ? 'null' : c.toString());
 function runCase(k, line, next) {
   console.log(`=== case ${k}`);
-  const [head, ...ops] = line.trim().split(/\s+/);
+  const [head, objFlag, ...ops] = line.trim().split(/\s+/);
   const hwm = Number(head.split('=')[1]);
+  const objectMode = objFlag === 'obj=1';
   let letter = 0;
   const bytes = (n) => {
     let s = '';
     for (let j = 0; j < n; j++) s += String.fromCharCode(97 + (letter++ % 26));
     return Buffer.from(s);
   };
-  const r = new Readable({ highWaterMark: hwm, read(n) { console.log('_read', n); } });
+  const r = new Readable({ highWaterMark: hwm, objectMode, read(n) { console.log('_read', n); } });
   r.on('end', () => console.log('end'));
   r.on('close', () => { console.log('close'); });
   r.on('error', (e) => console.log('error', e.code));
