@@ -844,3 +844,90 @@ fn pipeline_premature() {
         lp.set_immediate(move |lp| r.destroy(lp, None));
     });
 }
+
+/// Completes `done` after `turns` loop turns.
+fn after_turns(lp: &mut Loop, turns: u32, done: nodeloop::stream::WriteDone) {
+    if turns == 0 {
+        done.call(lp, Ok(()));
+    } else {
+        lp.set_immediate(move |lp| after_turns(lp, turns - 1, done));
+    }
+}
+
+#[test]
+fn pipe_two_dests() {
+    check("pipe-two-dests", |lp, t| {
+        let i = Cell::new(0);
+        let r = Readable::<Objects<u32>>::with_options(
+            ReadableOptions {
+                high_water_mark: Some(2),
+                ..Default::default()
+            },
+            move |lp, r, _| {
+                i.set(i.get() + 1);
+                if i.get() <= 5 {
+                    r.push(lp, i.get());
+                } else {
+                    r.push_eof(lp);
+                }
+            },
+        );
+        let sink = |name: &'static str, turns: u32| {
+            let tr = t.clone();
+            Writable::<Objects<u32>>::with_options(
+                WritableOptions {
+                    high_water_mark: Some(1),
+                    ..Default::default()
+                },
+                move |lp, _, c, done| {
+                    tr.log(format!("{name} write {c}"));
+                    after_turns(lp, turns, done);
+                },
+            )
+        };
+        let (a, b) = (sink("a", 1), sink("b", 3));
+        on::<event::Pause>(r.emitter(), t, "pause");
+        on::<event::Resume>(r.emitter(), t, "resume");
+        on::<event::Drain>(a.emitter(), t, "a drain");
+        on::<event::Drain>(b.emitter(), t, "b drain");
+        on::<event::Finish>(a.emitter(), t, "a finish");
+        on::<event::Finish>(b.emitter(), t, "b finish");
+        r.pipe(lp, &a);
+        r.pipe(lp, &b);
+    });
+}
+
+#[test]
+fn pipe_dest_error() {
+    check("pipe-dest-error", |lp, t| {
+        let r = Readable::<Objects<u32>>::new(|_, _, _| {});
+        let tr = t.clone();
+        let w = Writable::<Objects<u32>>::new(move |lp, _, c, done| {
+            tr.log(format!("write {c}"));
+            let res = if c == 2 {
+                Err(StreamError::custom("bad chunk"))
+            } else {
+                Ok(())
+            };
+            done.call(lp, res);
+        });
+        on::<event::Unpipe>(w.emitter(), t, "unpipe");
+        let tr = t.clone();
+        w.on::<event::Error>(move |_, e| tr.log(format!("error {e}")));
+        on::<event::Close>(w.emitter(), t, "w close");
+        on::<event::Pause>(r.emitter(), t, "pause");
+        r.pipe(lp, &w);
+        r.push(lp, 1);
+        r.push(lp, 2);
+        r.push(lp, 3);
+        let tr = t.clone();
+        lp.set_immediate(move |_| {
+            tr.log(format!(
+                "r destroyed {} paused {} len {}",
+                r.destroyed(),
+                r.is_paused(),
+                r.readable_length()
+            ))
+        });
+    });
+}
