@@ -38,9 +38,11 @@
 mod async_handle;
 mod clock;
 mod core;
+pub mod emitter;
 mod event_loop;
 mod handle;
 mod node;
+pub mod stream;
 mod task;
 mod threadpool;
 mod work;

@@ -1,0 +1,418 @@
+//! A typed `EventEmitter` with Node's dispatch rules.
+//!
+//! An event is a type implementing [`Event`]: its name (for messages) and the
+//! type of its payload are fixed at compile time, so a listener for
+//! `Incremented` can only ever receive a `u64`, and emitting a misspelled
+//! event does not compile.
+//!
+//! The rules follow Node 20's `lib/events.js`:
+//! - `emit` calls the listeners synchronously, in registration order
+//!   (`prepend_listener` puts one in front);
+//! - it iterates over a snapshot (Node's `arrayClone`): a listener added
+//!   during an emit does not run in that emit, one removed during it still
+//!   runs;
+//! - an error event ([`Event::IS_ERROR`]) emitted with no listener cannot go
+//!   unnoticed: [`EventEmitter::emit`] panics, as Node throws (inside a loop
+//!   callback this reaches the loop's uncaught-panic handling, Node's
+//!   `uncaughtException`), and [`EventEmitter::emit_error`] hands the error
+//!   back as a `#[must_use]` `Err`;
+//! - past [`EventEmitter::set_max_listeners`] (default 10) listeners for one
+//!   event, a warning is logged once per event, as Node's
+//!   `MaxListenersExceededWarning`.
+//!
+//! Listeners receive `&mut Loop` so they can schedule work. A listener is an
+//! `FnMut`; it cannot be re-entered while it runs (that would alias its
+//! state), so if its own emit recursively reaches it again that nested call
+//! skips it and logs a warning — the one place this differs from Node.
+
+use std::any::{Any, TypeId};
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
+use std::rc::Rc;
+
+use crate::Loop;
+
+/// An event type: a name and a payload type.
+///
+/// ```
+/// use nodeloop::emitter::Event;
+/// struct Tick;
+/// impl Event for Tick {
+///     type Payload = u32;
+///     const NAME: &'static str = "tick";
+/// }
+/// assert_eq!(Tick::NAME, "tick");
+/// ```
+pub trait Event: 'static {
+    /// What listeners receive (by reference).
+    type Payload: 'static;
+    /// The event's name, as Node would spell it; used in messages.
+    const NAME: &'static str;
+    /// Whether this is an error event: emitting it with no listener is an
+    /// error the caller cannot miss.
+    const IS_ERROR: bool = false;
+}
+
+/// Identifies one registered listener, for [`EventEmitter::off`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// An error event emitted with nobody listening; carries the payload back.
+///
+/// ```
+/// use nodeloop::emitter::{Event, EventEmitter};
+/// struct Failed;
+/// impl Event for Failed {
+///     type Payload = String;
+///     const NAME: &'static str = "error";
+///     const IS_ERROR: bool = true;
+/// }
+/// let mut lp = nodeloop::Loop::new();
+/// let em = EventEmitter::new();
+/// let err = em.emit_error::<Failed>(&mut lp, "disk full".into()).unwrap_err();
+/// assert_eq!(err.payload, "disk full");
+/// ```
+pub struct Unhandled<P> {
+    /// The event's name.
+    pub event: &'static str,
+    /// The error nobody received.
+    pub payload: P,
+}
+
+impl<P> fmt::Debug for Unhandled<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Unhandled {{ event: {:?} }}", self.event)
+    }
+}
+
+impl<P> fmt::Display for Unhandled<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unhandled '{}' event", self.event)
+    }
+}
+
+impl<P> std::error::Error for Unhandled<P> {}
+
+/// Node's default `EventEmitter.defaultMaxListeners`.
+pub const DEFAULT_MAX_LISTENERS: usize = 10;
+
+type Listener<P> = Box<dyn FnMut(&mut Loop, &P)>;
+
+/// One registered listener, shared by every snapshot that contains it.
+struct Callback<P> {
+    /// A `once` listener that already ran (Node's `state.fired`).
+    fired: Cell<bool>,
+    f: RefCell<Listener<P>>,
+}
+pub(crate) type OnceRemovedHook = Rc<dyn Fn(&mut Loop, TypeId)>;
+
+#[derive(Clone)]
+struct Entry {
+    id: u64,
+    once: bool,
+    /// An `Rc<Callback<E::Payload>>`, typed by the slot's event.
+    f: Rc<dyn Any>,
+}
+
+/// The listeners of one event, in call order. Emitting clones the `Rc`:
+/// that is Node's snapshot (`arrayClone`), and changes made during the
+/// emit copy the list (`Rc::make_mut`) instead of touching the snapshot.
+struct Slot {
+    event: TypeId,
+    name: &'static str,
+    list: Rc<Vec<Entry>>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Events in first-registration order; a slot goes when it empties.
+    slots: Vec<Slot>,
+    next_id: u64,
+    max: Option<usize>,
+    warned: HashSet<TypeId>,
+    /// Told when a once-listener removes itself, with the loop at hand (a
+    /// readable stream reacts to losing its last `readable` listener).
+    once_removed: Option<OnceRemovedHook>,
+}
+
+/// A typed event emitter. Cloning gives another handle to the same emitter,
+/// so listeners can hold one to add or remove listeners while it emits.
+///
+/// ```
+/// use nodeloop::emitter::{Event, EventEmitter};
+/// use std::{cell::RefCell, rc::Rc};
+/// struct Greet;
+/// impl Event for Greet {
+///     type Payload = &'static str;
+///     const NAME: &'static str = "greet";
+/// }
+/// let mut lp = nodeloop::Loop::new();
+/// let em = EventEmitter::new();
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let s = seen.clone();
+/// em.on::<Greet>(move |_, who| s.borrow_mut().push(format!("hello {who}")));
+/// let s = seen.clone();
+/// em.prepend_listener::<Greet>(move |_, who| s.borrow_mut().push(format!("hi {who}")));
+/// assert!(em.emit::<Greet>(&mut lp, "ada"));
+/// assert_eq!(*seen.borrow(), ["hi ada", "hello ada"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct EventEmitter {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl fmt::Debug for EventEmitter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner.borrow();
+        f.debug_struct("EventEmitter")
+            .field(
+                "listeners",
+                &inner.slots.iter().map(|s| s.list.len()).sum::<usize>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventEmitter {
+    /// An emitter with no listeners.
+    pub fn new() -> EventEmitter {
+        EventEmitter::default()
+    }
+
+    /// Adds a listener at the end of `E`'s list (`emitter.on`).
+    pub fn on<E: Event>(&self, f: impl FnMut(&mut Loop, &E::Payload) + 'static) -> ListenerId {
+        self.add::<E>(Box::new(f), false, false)
+    }
+
+    /// Adds a listener that runs at most once (`emitter.once`).
+    ///
+    /// ```
+    /// use nodeloop::emitter::{Event, EventEmitter};
+    /// use std::{cell::Cell, rc::Rc};
+    /// struct Ping;
+    /// impl Event for Ping { type Payload = (); const NAME: &'static str = "ping"; }
+    /// let mut lp = nodeloop::Loop::new();
+    /// let em = EventEmitter::new();
+    /// let n = Rc::new(Cell::new(0));
+    /// let c = n.clone();
+    /// em.once::<Ping>(move |_, _| c.set(c.get() + 1));
+    /// em.emit::<Ping>(&mut lp, ());
+    /// assert!(!em.emit::<Ping>(&mut lp, ()));
+    /// assert_eq!(n.get(), 1);
+    /// ```
+    pub fn once<E: Event>(&self, f: impl FnMut(&mut Loop, &E::Payload) + 'static) -> ListenerId {
+        self.add::<E>(Box::new(f), true, false)
+    }
+
+    /// Adds a listener at the front of `E`'s list (`prependListener`).
+    pub fn prepend_listener<E: Event>(
+        &self,
+        f: impl FnMut(&mut Loop, &E::Payload) + 'static,
+    ) -> ListenerId {
+        self.add::<E>(Box::new(f), false, true)
+    }
+
+    /// Adds a once-listener at the front of `E`'s list (`prependOnceListener`).
+    pub fn prepend_once_listener<E: Event>(
+        &self,
+        f: impl FnMut(&mut Loop, &E::Payload) + 'static,
+    ) -> ListenerId {
+        self.add::<E>(Box::new(f), true, true)
+    }
+
+    fn add<E: Event>(&self, f: Listener<E::Payload>, once: bool, front: bool) -> ListenerId {
+        let mut inner = self.inner.borrow_mut();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        let cb: Rc<Callback<E::Payload>> = Rc::new(Callback {
+            fired: Cell::new(false),
+            f: RefCell::new(f),
+        });
+        let entry = Entry { id, once, f: cb };
+        let t = TypeId::of::<E>();
+        let i = match inner.slots.iter().position(|s| s.event == t) {
+            Some(i) => i,
+            None => {
+                inner.slots.push(Slot {
+                    event: t,
+                    name: E::NAME,
+                    list: Rc::new(Vec::new()),
+                });
+                inner.slots.len() - 1
+            }
+        };
+        let list = Rc::make_mut(&mut inner.slots[i].list);
+        if front {
+            list.insert(0, entry);
+        } else {
+            list.push(entry);
+        }
+        let count = inner.count(TypeId::of::<E>());
+        let max = inner.max.unwrap_or(DEFAULT_MAX_LISTENERS);
+        if max > 0 && count > max && inner.warned.insert(TypeId::of::<E>()) {
+            log::warn!(
+                "MaxListenersExceededWarning: Possible EventEmitter memory leak detected. \
+                 {count} {} listeners added. Use set_max_listeners() to increase limit",
+                E::NAME
+            );
+        }
+        ListenerId(id)
+    }
+
+    /// Removes one listener (`emitter.off`). Returns whether it was found.
+    /// A listener removed during an emit still runs in that emit.
+    ///
+    /// ```
+    /// use nodeloop::emitter::{Event, EventEmitter};
+    /// struct Ping;
+    /// impl Event for Ping { type Payload = (); const NAME: &'static str = "ping"; }
+    /// let em = EventEmitter::new();
+    /// let id = em.on::<Ping>(|_, _| {});
+    /// assert_eq!(em.listener_count::<Ping>(), 1);
+    /// assert!(em.off(id));
+    /// assert!(!em.off(id));
+    /// assert_eq!(em.listener_count::<Ping>(), 0);
+    /// ```
+    pub fn off(&self, id: ListenerId) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        for (si, slot) in inner.slots.iter_mut().enumerate() {
+            if let Some(i) = slot.list.iter().position(|e| e.id == id.0) {
+                Rc::make_mut(&mut slot.list).remove(i);
+                if slot.list.is_empty() {
+                    inner.slots.remove(si);
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Removes every listener of `E` (`removeAllListeners(name)`).
+    pub fn remove_all<E: Event>(&self) {
+        let t = TypeId::of::<E>();
+        self.inner.borrow_mut().slots.retain(|s| s.event != t);
+    }
+
+    /// Removes every listener of every event (`removeAllListeners()`).
+    pub fn remove_all_events(&self) {
+        self.inner.borrow_mut().slots.clear();
+    }
+
+    /// Number of listeners for `E` (`listenerCount`).
+    pub fn listener_count<E: Event>(&self) -> usize {
+        self.inner.borrow().count(TypeId::of::<E>())
+    }
+
+    /// Names of the events that have listeners, in first-registration order
+    /// (`eventNames`).
+    pub fn event_names(&self) -> Vec<&'static str> {
+        self.inner.borrow().slots.iter().map(|s| s.name).collect()
+    }
+
+    pub(crate) fn set_once_removed_hook(&self, f: OnceRemovedHook) {
+        self.inner.borrow_mut().once_removed = Some(f);
+    }
+
+    /// Sets the per-event listener count past which a warning is logged;
+    /// 0 means unlimited (`setMaxListeners`).
+    pub fn set_max_listeners(&self, n: usize) {
+        self.inner.borrow_mut().max = Some(n);
+    }
+
+    /// The current max-listeners threshold (`getMaxListeners`).
+    pub fn max_listeners(&self) -> usize {
+        self.inner.borrow().max.unwrap_or(DEFAULT_MAX_LISTENERS)
+    }
+
+    /// Calls `E`'s listeners with `payload`, synchronously, in order.
+    /// Returns whether there were listeners.
+    ///
+    /// # Panics
+    /// If `E` is an error event and nobody listens, like Node's
+    /// `throw er; // Unhandled 'error' event`. Use [`EventEmitter::emit_error`]
+    /// to get the error back as a value instead.
+    pub fn emit<E: Event>(&self, lp: &mut Loop, payload: E::Payload) -> bool {
+        self.emit_ref::<E>(lp, &payload)
+    }
+
+    /// As [`EventEmitter::emit`], lending the payload instead of giving it:
+    /// the caller keeps it afterwards (a stream's `read` both emits `data`
+    /// and returns the chunk).
+    ///
+    /// # Panics
+    /// As `emit`, for an error event with no listener.
+    pub fn emit_ref<E: Event>(&self, lp: &mut Loop, payload: &E::Payload) -> bool {
+        if self.dispatch::<E>(lp, payload) {
+            return true;
+        }
+        if E::IS_ERROR {
+            panic!(
+                "{}",
+                Unhandled {
+                    event: E::NAME,
+                    payload: ()
+                }
+            );
+        }
+        false
+    }
+
+    /// Emits an error event; with no listener the error comes back as
+    /// `Err(Unhandled)` rather than being lost.
+    pub fn emit_error<E: Event>(
+        &self,
+        lp: &mut Loop,
+        payload: E::Payload,
+    ) -> Result<(), Unhandled<E::Payload>> {
+        if self.dispatch::<E>(lp, &payload) {
+            Ok(())
+        } else {
+            Err(Unhandled {
+                event: E::NAME,
+                payload,
+            })
+        }
+    }
+
+    /// Runs the listeners of `E`; false if there were none.
+    fn dispatch<E: Event>(&self, lp: &mut Loop, payload: &E::Payload) -> bool {
+        let t = TypeId::of::<E>();
+        let snapshot = match self.inner.borrow().slots.iter().find(|s| s.event == t) {
+            Some(s) => s.list.clone(),
+            None => return false,
+        };
+        for e in snapshot.iter() {
+            let cb =
+                e.f.downcast_ref::<Callback<E::Payload>>()
+                    .expect("listener stored under its event's TypeId");
+            if e.once {
+                if cb.fired.replace(true) {
+                    continue;
+                }
+                self.off(ListenerId(e.id));
+                let hook = self.inner.borrow().once_removed.clone();
+                if let Some(hook) = hook {
+                    hook(lp, t);
+                }
+            }
+            match cb.f.try_borrow_mut() {
+                Ok(mut f) => f(lp, payload),
+                Err(_) => log::warn!(
+                    "nodeloop: '{}' listener re-entered by its own emit; skipped",
+                    E::NAME
+                ),
+            }
+        }
+        true
+    }
+}
+
+impl Inner {
+    fn count(&self, t: TypeId) -> usize {
+        self.slots
+            .iter()
+            .find(|s| s.event == t)
+            .map_or(0, |s| s.list.len())
+    }
+}
