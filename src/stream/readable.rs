@@ -812,7 +812,7 @@ impl<M: Mode> Readable<M> {
                 }
             });
         } else if auto {
-            let destroy = ws.map_or(true, |w| w.finished() || !w.enabled());
+            let destroy = ws.is_none_or(|w| w.finished() || !w.enabled());
             if destroy {
                 core::destroy(&self.core, lp, None);
             }

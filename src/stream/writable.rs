@@ -772,7 +772,7 @@ impl<M: Mode> Writable<M> {
             let destroy = self
                 .core
                 .read_side()
-                .map_or(true, |r| r.end_emitted() || !r.enabled());
+                .is_none_or(|r| r.end_emitted() || !r.enabled());
             if destroy {
                 core::destroy(&self.core, lp, None);
             }
