@@ -181,6 +181,7 @@ fn random_scenarios_match_node() {
     let mut gen = generator::Generator::new(seed);
     let (mut kept, mut unstable, mut generated) = (0usize, 0usize, 0usize);
     let mut failures = Vec::new();
+    let late_unstable = AtomicUsize::new(0);
     while kept < cases && generated < 2 * cases {
         let batch: Vec<(PathBuf, String)> = (0..(cases - kept).min(100))
             .map(|_| {
@@ -205,6 +206,15 @@ fn random_scenarios_match_node() {
             let mut out = Vec::new();
             for virtual_clock in [false, true] {
                 let ours = as_text(&scenario.run(virtual_clock).expect("loop"));
+                // On a heavily loaded machine Node can print the same
+                // timing-dependent order three times running. Before calling
+                // it a mismatch, ask Node a few more times whether it can
+                // print ours: if it can, the scenario is not deterministic in
+                // Node, and either order is right.
+                if &ours != node && (0..6).any(|_| run_node(path).as_ref() == Some(&ours)) {
+                    late_unstable.fetch_add(1, Ordering::Relaxed);
+                    break;
+                }
                 if &ours != node {
                     out.push(format!(
                         "{} (virtual clock: {virtual_clock})\n{text}\n--- node\n{node}--- nodeloop\n{ours}",
@@ -216,7 +226,11 @@ fn random_scenarios_match_node() {
         });
         failures.extend(mismatches.into_iter().flatten());
     }
-    eprintln!("random scenarios: seed {seed}, {generated} generated, {kept} stable and compared, {unstable} unstable in Node");
+    let late = late_unstable.load(Ordering::Relaxed);
+    eprintln!(
+        "random scenarios: seed {seed}, {generated} generated, {kept} stable and compared \
+         ({late} of them found unstable when re-run), {unstable} unstable in Node"
+    );
     if failures.is_empty() {
         let _ = std::fs::remove_dir_all(&dir);
     }

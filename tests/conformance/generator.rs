@@ -75,6 +75,11 @@ impl Generator {
             }
         }
         let main_end: u64 = blocks.iter().sum();
+        // Every block end is known before any timer is placed.
+        self.fixed_points.extend(blocks.iter().scan(0, |t, b| {
+            *t += b;
+            Some(*t)
+        }));
         let mut t = 0;
         let mut program = Vec::new();
         let mut blocks_done = main_end == 0;
@@ -83,7 +88,6 @@ impl Generator {
             program.push(op);
             if *b > 0 {
                 t += b;
-                self.fixed_points.push(t);
                 program.push(json!({ "block": b }));
             }
             blocks_done = blocks[i + 1..].iter().all(|&b| b == 0);
