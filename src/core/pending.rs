@@ -8,6 +8,7 @@ use crate::Loop;
 impl Loop {
     /// Queues `cb` for the pending phase. It keeps the loop alive and makes
     /// the next poll non-blocking.
+    #[allow(dead_code)] // the socket layers defer write results through it
     pub(crate) fn defer_pending(&mut self, cb: Task) {
         self.pending.push_back(cb);
     }
