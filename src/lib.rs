@@ -38,7 +38,9 @@
 mod async_handle;
 mod clock;
 mod core;
+pub mod dns;
 mod event_loop;
+pub mod fs;
 mod handle;
 mod node;
 mod task;

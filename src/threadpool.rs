@@ -93,6 +93,18 @@ impl std::fmt::Display for WorkError {
 
 impl std::error::Error for WorkError {}
 
+/// For APIs whose results are `io::Result`s (fs, dns): a cancelled job is
+/// `Interrupted`, anything else `Other`; the `WorkError` is the payload.
+impl From<WorkError> for io::Error {
+    fn from(e: WorkError) -> io::Error {
+        let kind = match e {
+            WorkError::Cancelled => io::ErrorKind::Interrupted,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
 /// What a worker sees of a job: something to run once, in place.
 pub(crate) trait Job: Send + Sync {
     /// Claims the job (queued → running) and runs it, storing its result in
@@ -293,5 +305,74 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Class;
+    use crate::Loop;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+
+    /// Four workers, six slow jobs that block until released, then normal
+    /// jobs: at most two slow jobs run at once, and the normal jobs finish
+    /// while the slow ones are stuck.
+    #[test]
+    fn slow_io_takes_at_most_half_the_workers_and_cannot_starve_normal_work() {
+        let mut lp = Loop::builder().threadpool_size(4).build().unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        for _ in 0..6 {
+            let (running, peak, rx, started) = (
+                running.clone(),
+                peak.clone(),
+                release_rx.clone(),
+                started_tx.clone(),
+            );
+            lp.submit_work(
+                Class::SlowIo,
+                move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    started.send(()).unwrap();
+                    rx.lock().unwrap().recv().unwrap();
+                    running.fetch_sub(1, Ordering::SeqCst);
+                },
+                |_, r| r.unwrap(),
+            );
+        }
+        // Two slow jobs start; a third must not.
+        started_rx.recv().unwrap();
+        started_rx.recv().unwrap();
+        assert!(started_rx.recv_timeout(Duration::from_millis(100)).is_err());
+        let normal_done = Arc::new(AtomicUsize::new(0));
+        let (release, done) = (release_tx.clone(), normal_done.clone());
+        let stop = std::rc::Rc::new(std::cell::Cell::new(0));
+        for _ in 0..20 {
+            let (done, release, stop) = (done.clone(), release.clone(), stop.clone());
+            lp.submit_work(
+                Class::Normal,
+                move || done.fetch_add(1, Ordering::SeqCst),
+                move |_, r| {
+                    r.unwrap();
+                    stop.set(stop.get() + 1);
+                    if stop.get() == 20 {
+                        // Only now let the slow jobs go, one by one.
+                        for _ in 0..6 {
+                            release.send(()).unwrap();
+                        }
+                    }
+                },
+            );
+        }
+        lp.run_default();
+        assert_eq!(normal_done.load(Ordering::SeqCst), 20);
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert_eq!(running.load(Ordering::SeqCst), 0);
     }
 }
