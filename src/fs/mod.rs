@@ -22,7 +22,7 @@
 //! let file = dir.join("hello.txt");
 //! fs::mkdir(&mut lp, &dir, true, move |lp, r| {
 //!     r.unwrap();
-//!     fs::write_file(lp, &file, "hi", move |lp, r| {
+//!     fs::write_file(lp, file.clone(), "hi", move |lp, r| {
 //!         r.unwrap();
 //!         fs::read_file(lp, &file, move |_, r| *g.borrow_mut() = Some(r.unwrap()));
 //!     });
