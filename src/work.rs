@@ -333,6 +333,12 @@ impl Loop {
             let f = q.inflight.remove(key);
             f.req.complete(self);
         }
+        if self.unwinding() {
+            // A callback panicked and `run` is about to rethrow: ring again
+            // so the completions still queued are delivered by the next run
+            // instead of waiting for a wake-up that already happened.
+            self.work.wake.wake();
+        }
     }
 
     fn next_completion(&mut self) -> Option<Done> {

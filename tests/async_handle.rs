@@ -116,3 +116,34 @@ fn an_unrefd_async_does_not_keep_the_loop_alive_and_ref_restores_it() {
     lp.run_default();
     assert!(!lp.alive());
 }
+
+/// A panicking async callback propagates out of `run`; another handle sent
+/// in the same wake-up is still called by the next `run`.
+#[test]
+fn a_handle_sent_alongside_a_panicking_one_runs_on_the_next_run() {
+    let mut lp = Loop::new();
+    let bad = Async::new(&mut lp, |lp, h| {
+        h.close(lp, |_| {}).unwrap();
+        panic!("async callback panics");
+    });
+    let called = Rc::new(Cell::new(false));
+    let c = called.clone();
+    let good = Async::new(&mut lp, move |lp, h| {
+        c.set(true);
+        h.close(lp, |_| {}).unwrap();
+    });
+    bad.sender(&lp).unwrap().send().unwrap();
+    good.sender(&lp).unwrap().send().unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_default()));
+    assert!(r.is_err());
+    assert!(!called.get());
+    // Bounded in case the wake-up were lost.
+    let (c, start) = (called.clone(), std::time::Instant::now());
+    lp.set_interval(1, move |lp| {
+        if c.get() || start.elapsed() > std::time::Duration::from_secs(2) {
+            lp.stop();
+        }
+    });
+    lp.run_default();
+    assert!(called.get());
+}

@@ -287,3 +287,30 @@ fn dropping_the_loop_with_jobs_running_neither_hangs_nor_runs_callbacks() {
         "a queued job never starts after the drop"
     );
 }
+
+/// A panicking `after` propagates out of `run`; the completions that were
+/// waiting behind it are delivered by the next `run`, which does not hang.
+#[test]
+fn completions_behind_a_panicking_after_are_delivered_by_the_next_run() {
+    let mut lp = Loop::builder().threadpool_size(1).build().unwrap();
+    let second = Rc::new(Cell::new(false));
+    lp.queue_work(|| (), |_, _| panic!("after panics"));
+    let s = second.clone();
+    lp.queue_work(|| (), move |_, _| s.set(true));
+    // Both jobs finish before the loop looks, so one wake-up covers both.
+    std::thread::sleep(Duration::from_millis(100));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_default()));
+    assert!(r.is_err(), "the panic propagates");
+    assert!(!second.get());
+    // Bound the second run in case the wake-up were lost: this interval
+    // keeps the loop turning and stops it after 2 s at most.
+    let (s, start) = (second.clone(), Instant::now());
+    lp.set_interval(1, move |lp| {
+        if s.get() || start.elapsed() > Duration::from_secs(2) {
+            lp.stop();
+        }
+    });
+    lp.run_default();
+    assert!(second.get(), "the second completion was delivered");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
