@@ -151,6 +151,11 @@ impl Loop {
                 }
             }
         }
+        if self.unwinding() {
+            // Handles after the one that panicked keep their pending flag;
+            // ring again so the next run calls them.
+            self.reactor.wake.wake();
+        }
     }
 
     /// Detaches a closing async handle: its senders start failing.

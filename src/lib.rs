@@ -12,7 +12,7 @@
 //!   [`Loop::set_timeout`], [`Loop::set_interval`], [`Loop::set_immediate`],
 //!   drained and ordered as Node does.
 //! - A thread pool ([`Loop::queue_work`]) whose completions come back in the
-//!   poll phase.
+//!   poll phase; Node's file system ([`fs`]) and `dns.lookup` ([`dns`]) on it.
 //! - A virtual clock for deterministic tests ([`LoopBuilder::virtual_clock`]).
 //!
 //! ```
@@ -38,8 +38,10 @@
 mod async_handle;
 mod clock;
 mod core;
+pub mod dns;
 pub mod emitter;
 mod event_loop;
+pub mod fs;
 mod handle;
 mod node;
 pub mod stream;

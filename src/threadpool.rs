@@ -1,30 +1,28 @@
 //! The fixed thread pool that runs CPU and file work off the loop thread.
 //!
-//! Jobs travel to the workers on crossbeam channels; results travel back on
-//! another channel, and the loop is woken through its one `mio::Waker`,
-//! coalesced so that a burst of completions costs one wake-up.
+//! Jobs travel to the workers on one crossbeam channel; a worker runs a job
+//! in place, in the job's own allocation, and sends its key back on another
+//! channel, then rings the loop's one `mio::Waker`, coalesced so that a burst
+//! of completions costs one wake-up. See `docs/thread-pool.md`.
 //!
-//! Slow I/O (DNS lookups) gets its own queue and may occupy at most half the
-//! workers, rounded up, as in libuv: a stalled resolver cannot starve file
-//! and CPU work. A worker holds a "slow slot" while it is willing to take
-//! slow work; when a slot frees up while slow jobs wait, the releasing worker
-//! nudges an idle one to re-check.
+//! Slow I/O (DNS lookups) may occupy at most half the workers, rounded up,
+//! as in libuv: a stalled resolver cannot starve file and CPU work. Slow jobs
+//! wait in their own queue; each one sends a marker down the main channel,
+//! and the worker that receives a marker runs slow jobs only if fewer than
+//! the limit are running. Markers found over the limit are dropped: a worker
+//! already running slow work goes on with the queue when its job ends, so
+//! nothing is stranded.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 
-use crossbeam_channel::{select, unbounded, Receiver, Sender};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use crate::core::poll::Wake;
-
-pub(crate) const QUEUED: u8 = 0;
-pub(crate) const RUNNING: u8 = 1;
-pub(crate) const DONE: u8 = 2;
-pub(crate) const CANCELLED: u8 = 3;
 
 /// The default number of workers, as libuv's.
 pub const DEFAULT_THREADPOOL_SIZE: usize = 4;
@@ -65,14 +63,12 @@ pub(crate) fn configured_size(explicit: Option<usize>) -> io::Result<usize> {
 /// Which queue a job goes to.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Class {
-    /// CPU work and fast file I/O.
+    /// CPU work and file I/O.
     Normal,
     /// Work that may block for long (DNS): at most half the workers.
     #[allow(dead_code, reason = "dns::lookup submits here")]
     SlowIo,
 }
-
-pub(crate) type Output = Box<dyn Any + Send>;
 
 /// Why a job produced no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +77,9 @@ pub enum WorkError {
     Cancelled,
     /// The work panicked; the message of the panic.
     Panicked(String),
+    /// No worker thread could be started (the OS refused to create one); the
+    /// OS's reason.
+    NoWorker(String),
 }
 
 impl std::fmt::Display for WorkError {
@@ -88,77 +87,87 @@ impl std::fmt::Display for WorkError {
         match self {
             WorkError::Cancelled => f.write_str("work was cancelled"),
             WorkError::Panicked(m) => write!(f, "work panicked: {m}"),
+            WorkError::NoWorker(m) => write!(f, "cannot start a thread-pool worker: {m}"),
         }
     }
 }
 
 impl std::error::Error for WorkError {}
 
-pub(crate) struct Job {
+/// For APIs whose results are `io::Result`s (fs, dns): a cancelled job is
+/// `Interrupted`, anything else `Other`; the `WorkError` is the payload.
+impl From<WorkError> for io::Error {
+    fn from(e: WorkError) -> io::Error {
+        let kind = match e {
+            WorkError::Cancelled => io::ErrorKind::Interrupted,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// What a worker sees of a job: something to run once, in place.
+pub(crate) trait Job: Send + Sync {
+    /// Claims the job (queued → running) and runs it, storing its result in
+    /// the job. Returns false, doing nothing, if the job was cancelled.
+    fn run(&self) -> bool;
+}
+
+/// A job on its way to a worker, with the key the loop files it under.
+pub(crate) struct Work {
+    pub(crate) job: Arc<dyn Job>,
     pub(crate) key: u32,
     pub(crate) ticket: u64,
-    pub(crate) state: Arc<AtomicU8>,
-    pub(crate) run: Box<dyn FnOnce() -> Output + Send>,
 }
 
 enum Msg {
-    Work(Job),
-    /// Re-check whether a slow slot is free.
-    Nudge,
+    Work(Work),
+    /// A slow job was queued.
+    Slow,
     Exit,
 }
 
+/// A finished (or cancelled) job: the loop finds the result in the job.
 pub(crate) struct Done {
     pub(crate) key: u32,
     pub(crate) ticket: u64,
-    pub(crate) result: Result<Output, WorkError>,
+}
+
+#[derive(Default)]
+struct SlowQueue {
+    jobs: VecDeque<Work>,
+    running: usize,
+    limit: usize,
 }
 
 struct Shared {
-    slow_slots: AtomicUsize,
-    slow_limit: usize,
+    slow: Mutex<SlowQueue>,
     wake: Arc<Wake>,
-}
-
-impl Shared {
-    fn try_take_slow_slot(&self) -> bool {
-        self.slow_slots
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.slow_limit).then_some(n + 1)
-            })
-            .is_ok()
-    }
+    done: Sender<Done>,
 }
 
 pub(crate) struct ThreadPool {
     size: usize,
-    normal: Sender<Msg>,
-    slow: Sender<Msg>,
-    shared: Arc<Shared>,
-    /// Receivers handed to workers as they are spawned.
-    normal_rx: Receiver<Msg>,
-    slow_rx: Receiver<Msg>,
-    done_tx: Sender<Done>,
-    spawned: bool,
+    tx: Sender<Msg>,
+    /// Handed to workers as they are spawned.
+    rx: Receiver<Msg>,
+    wake: Arc<Wake>,
+    done: Sender<Done>,
+    shared: Option<Arc<Shared>>,
+    workers: usize,
 }
 
 impl ThreadPool {
-    pub(crate) fn new(size: usize, wake: Arc<Wake>, done_tx: Sender<Done>) -> ThreadPool {
-        let (normal, normal_rx) = unbounded();
-        let (slow, slow_rx) = unbounded();
+    pub(crate) fn new(size: usize, wake: Arc<Wake>, done: Sender<Done>) -> ThreadPool {
+        let (tx, rx) = unbounded();
         ThreadPool {
             size,
-            normal,
-            slow,
-            shared: Arc::new(Shared {
-                slow_slots: AtomicUsize::new(0),
-                slow_limit: size.div_ceil(2),
-                wake,
-            }),
-            normal_rx,
-            slow_rx,
-            done_tx,
-            spawned: false,
+            tx,
+            rx,
+            wake,
+            done,
+            shared: None,
+            workers: 0,
         }
     }
 
@@ -166,42 +175,65 @@ impl ThreadPool {
         self.size
     }
 
-    /// Starts the workers on first use, as libuv does.
-    fn spawn_workers(&mut self) -> io::Result<()> {
+    /// Starts the workers on first use, as libuv does. If the OS lets only
+    /// some start, the pool carries on with those.
+    fn spawn_workers(&mut self) -> io::Result<Arc<Shared>> {
+        let shared = Arc::new(Shared {
+            slow: Mutex::default(),
+            wake: self.wake.clone(),
+            done: self.done.clone(),
+        });
+        let mut error = None;
         for i in 0..self.size {
             let w = Worker {
-                normal: self.normal_rx.clone(),
-                slow: self.slow_rx.clone(),
-                nudge: self.normal.clone(),
-                shared: self.shared.clone(),
-                done: self.done_tx.clone(),
+                rx: self.rx.clone(),
+                shared: shared.clone(),
             };
-            thread::Builder::new()
+            match thread::Builder::new()
                 .name(format!("nodeloop-pool-{i}"))
-                .spawn(move || w.run())?;
-        }
-        self.spawned = true;
-        Ok(())
-    }
-
-    pub(crate) fn submit(&mut self, class: Class, job: Job) -> io::Result<()> {
-        if !self.spawned {
-            self.spawn_workers()?;
-        }
-        match class {
-            Class::Normal => self.normal.send(Msg::Work(job)),
-            Class::SlowIo => {
-                let r = self.slow.send(Msg::Work(job));
-                // Wake a worker that is not holding a slot, in case every
-                // slot holder is busy with normal work.
-                if self.shared.slow_slots.load(Ordering::Acquire) < self.shared.slow_limit {
-                    let _ = self.normal.send(Msg::Nudge);
+                .spawn(move || w.run())
+            {
+                Ok(_) => self.workers += 1,
+                Err(e) => {
+                    error = Some(e);
+                    break;
                 }
-                r
             }
         }
-        .map_err(|_| io::Error::other("thread pool is shut down"))
+        if let Some(e) = error {
+            if self.workers == 0 {
+                return Err(e);
+            }
+            log::warn!(
+                "nodeloop: only {} of {} thread-pool workers could start: {e}",
+                self.workers,
+                self.size
+            );
+        }
+        // The slow-I/O limit counts the workers that exist.
+        lock(&shared.slow).limit = self.workers.div_ceil(2);
+        Ok(shared)
     }
+
+    pub(crate) fn submit(&mut self, class: Class, work: Work) -> io::Result<()> {
+        if self.shared.is_none() {
+            self.shared = Some(self.spawn_workers()?);
+        }
+        let sent = match (class, &self.shared) {
+            (Class::SlowIo, Some(shared)) => {
+                lock(&shared.slow).jobs.push_back(work);
+                self.tx.send(Msg::Slow)
+            }
+            _ => self.tx.send(Msg::Work(work)),
+        };
+        sent.map_err(|_| io::Error::other("thread pool is shut down"))
+    }
+}
+
+fn lock(m: &Mutex<SlowQueue>) -> std::sync::MutexGuard<'_, SlowQueue> {
+    // Jobs run outside the lock, so a poisoned lock only means a panic in
+    // this file's own short critical sections, which leave the queue valid.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Drop for ThreadPool {
@@ -209,78 +241,60 @@ impl Drop for ThreadPool {
         // Workers finish the job in hand and exit; they are not joined, so a
         // job that never ends cannot hang the loop's owner. Queued jobs were
         // marked cancelled by the work queue and are skipped.
-        if self.spawned {
-            for _ in 0..self.size {
-                let _ = self.normal.send(Msg::Exit);
-            }
+        for _ in 0..self.workers {
+            let _ = self.tx.send(Msg::Exit);
         }
     }
 }
 
 struct Worker {
-    normal: Receiver<Msg>,
-    slow: Receiver<Msg>,
-    nudge: Sender<Msg>,
+    rx: Receiver<Msg>,
     shared: Arc<Shared>,
-    done: Sender<Done>,
 }
 
 impl Worker {
     fn run(self) {
         loop {
-            let slot = self.shared.try_take_slow_slot();
-            let (msg, from_slow) = if slot {
-                select! {
-                    recv(self.normal) -> m => (m, false),
-                    recv(self.slow) -> m => (m, true),
-                }
-            } else {
-                (self.normal.recv(), false)
-            };
-            if slot && !from_slow {
-                self.release_slot();
-            }
-            match msg {
-                Ok(Msg::Work(job)) => self.execute(job),
-                Ok(Msg::Nudge) => {}
+            match self.rx.recv() {
+                Ok(Msg::Work(w)) => self.execute(w),
+                Ok(Msg::Slow) => self.run_slow(),
                 Ok(Msg::Exit) | Err(_) => return,
             }
-            if from_slow {
-                self.release_slot();
-            }
         }
     }
 
-    fn release_slot(&self) {
-        self.shared.slow_slots.fetch_sub(1, Ordering::AcqRel);
-        if !self.slow.is_empty() {
-            let _ = self.nudge.send(Msg::Nudge);
+    fn run_slow(&self) {
+        let mut q = lock(&self.shared.slow);
+        if q.running >= q.limit {
+            return; // a worker already running slow work will get to it
+        }
+        while let Some(w) = q.jobs.pop_front() {
+            q.running += 1;
+            drop(q);
+            self.execute(w);
+            q = lock(&self.shared.slow);
+            q.running -= 1;
         }
     }
 
-    fn execute(&self, job: Job) {
-        if job
-            .state
-            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+    fn execute(&self, w: Work) {
+        let Work { job, key, ticket } = w;
+        if !job.run() {
             return; // cancelled while queued: the loop reports it itself
         }
-        let result = panic::catch_unwind(AssertUnwindSafe(job.run))
-            .map_err(|p| WorkError::Panicked(panic_message(&*p)));
-        job.state.store(DONE, Ordering::Release);
-        if self
-            .done
-            .send(Done {
-                key: job.key,
-                ticket: job.ticket,
-                result,
-            })
-            .is_ok()
-        {
+        // Let go of the job before reporting it, so that the loop holds the
+        // last reference and frees it on its own thread.
+        drop(job);
+        if self.shared.done.send(Done { key, ticket }).is_ok() {
             self.shared.wake.wake();
         }
     }
+}
+
+/// The result of running `work` on a worker: its value, or the message of
+/// its panic.
+pub(crate) fn run_caught<T>(work: impl FnOnce() -> T) -> Result<T, WorkError> {
+    panic::catch_unwind(AssertUnwindSafe(work)).map_err(|p| WorkError::Panicked(panic_message(&*p)))
 }
 
 /// The message of a panic payload (`&str` or `String`), as the default
@@ -292,5 +306,74 @@ pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Class;
+    use crate::Loop;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+
+    /// Four workers, six slow jobs that block until released, then normal
+    /// jobs: at most two slow jobs run at once, and the normal jobs finish
+    /// while the slow ones are stuck.
+    #[test]
+    fn slow_io_takes_at_most_half_the_workers_and_cannot_starve_normal_work() {
+        let mut lp = Loop::builder().threadpool_size(4).build().unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        for _ in 0..6 {
+            let (running, peak, rx, started) = (
+                running.clone(),
+                peak.clone(),
+                release_rx.clone(),
+                started_tx.clone(),
+            );
+            lp.submit_work(
+                Class::SlowIo,
+                move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    started.send(()).unwrap();
+                    rx.lock().unwrap().recv().unwrap();
+                    running.fetch_sub(1, Ordering::SeqCst);
+                },
+                |_, r| r.unwrap(),
+            );
+        }
+        // Two slow jobs start; a third must not.
+        started_rx.recv().unwrap();
+        started_rx.recv().unwrap();
+        assert!(started_rx.recv_timeout(Duration::from_millis(100)).is_err());
+        let normal_done = Arc::new(AtomicUsize::new(0));
+        let (release, done) = (release_tx.clone(), normal_done.clone());
+        let stop = std::rc::Rc::new(std::cell::Cell::new(0));
+        for _ in 0..20 {
+            let (done, release, stop) = (done.clone(), release.clone(), stop.clone());
+            lp.submit_work(
+                Class::Normal,
+                move || done.fetch_add(1, Ordering::SeqCst),
+                move |_, r| {
+                    r.unwrap();
+                    stop.set(stop.get() + 1);
+                    if stop.get() == 20 {
+                        // Only now let the slow jobs go, one by one.
+                        for _ in 0..6 {
+                            release.send(()).unwrap();
+                        }
+                    }
+                },
+            );
+        }
+        lp.run_default();
+        assert_eq!(normal_done.load(Ordering::SeqCst), 20);
+        assert_eq!(peak.load(Ordering::SeqCst), 2);
+        assert_eq!(running.load(Ordering::SeqCst), 0);
     }
 }

@@ -2,6 +2,7 @@
 //! `uv_cancel`): submission, cancellation and the delivery of completions in
 //! the poll phase.
 
+use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,15 +13,116 @@ use slab::Slab;
 
 use crate::core::poll::Wake;
 pub use crate::threadpool::WorkError;
-use crate::threadpool::{Class, Done, Job, Output, ThreadPool, CANCELLED, QUEUED};
+use crate::threadpool::{run_caught, Class, Done, Job, ThreadPool, Work};
 use crate::Loop;
 
-type After = Box<dyn FnOnce(&mut Loop, Result<Output, WorkError>)>;
+const QUEUED: u8 = 0;
+const RUNNING: u8 = 1;
+const DONE: u8 = 2;
+const CANCELLED: u8 = 3;
+
+/// One submitted job in a single allocation shared by the loop and, while
+/// queued or running, one worker: the work, the slot its result lands in and
+/// the loop-thread callback.
+///
+/// Who touches what: a worker takes `work` only after winning the
+/// queued → running exchange on `state`, writes `result`, then publishes
+/// `DONE` with release ordering. The loop reads `result` only after seeing
+/// `DONE` (or writes it, in `fail`, when no worker ever got the job), and
+/// `after` is touched only on the loop thread, which also takes it out
+/// before it lets go of its reference. So `after` need not be `Send`: it is
+/// never used, nor dropped, anywhere else.
+struct Request<W, T, A> {
+    state: AtomicU8,
+    work: UnsafeCell<Option<W>>,
+    result: UnsafeCell<Option<Result<T, WorkError>>>,
+    after: UnsafeCell<Option<A>>,
+}
+
+// SAFETY: see the comment on `Request`: `work` and `result` are handed over
+// between threads through `state` (and are `Send`), `after` stays on the
+// loop thread.
+unsafe impl<W: Send, T: Send, A> Send for Request<W, T, A> {}
+// SAFETY: as above; no field is accessed by two threads at once.
+unsafe impl<W: Send, T: Send, A> Sync for Request<W, T, A> {}
+
+impl<W, T, A> Job for Request<W, T, A>
+where
+    W: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+    A: 'static,
+{
+    fn run(&self) -> bool {
+        if self
+            .state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: winning the exchange makes this worker the only user of
+        // `work` and `result` until it publishes `DONE`.
+        let result = match unsafe { (*self.work.get()).take() } {
+            Some(work) => run_caught(work),
+            None => Err(WorkError::Cancelled),
+        };
+        unsafe { *self.result.get() = Some(result) };
+        self.state.store(DONE, Ordering::Release);
+        true
+    }
+}
+
+/// The loop's side of a [`Request`], with its types erased.
+trait Pending {
+    /// Queued → cancelled; false if a worker got there first.
+    fn try_cancel(&self) -> bool;
+    /// Sets the result of a job no worker will ever see.
+    fn fail(&self, e: WorkError);
+    /// Runs `after` with the result (the job is done or cancelled).
+    fn complete(&self, lp: &mut Loop);
+    /// The loop is going away: cancel if still queued, drop `after` here.
+    fn discard(&self);
+}
+
+impl<W, T, A> Pending for Request<W, T, A>
+where
+    A: FnOnce(&mut Loop, Result<T, WorkError>),
+{
+    fn try_cancel(&self) -> bool {
+        self.state
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn fail(&self, e: WorkError) {
+        // SAFETY: the job never reached a worker.
+        unsafe { *self.result.get() = Some(Err(e)) };
+        self.state.store(DONE, Ordering::Release);
+    }
+
+    fn complete(&self, lp: &mut Loop) {
+        let result = match self.state.load(Ordering::Acquire) {
+            // SAFETY: `DONE` was published after the result was written,
+            // and nobody writes it afterwards.
+            DONE => unsafe { (*self.result.get()).take() }.expect("a finished job has a result"),
+            _ => Err(WorkError::Cancelled),
+        };
+        // SAFETY: `after` is only touched on the loop thread.
+        if let Some(after) = unsafe { (*self.after.get()).take() } {
+            lp.callback(move |lp| after(lp, result));
+        }
+    }
+
+    fn discard(&self) {
+        self.try_cancel();
+        // SAFETY: loop thread.
+        drop(unsafe { (*self.after.get()).take() });
+    }
+}
 
 struct InFlight {
     ticket: u64,
-    state: Arc<AtomicU8>,
-    after: After,
+    req: Arc<dyn Pending>,
 }
 
 pub(crate) struct WorkQueue {
@@ -104,15 +206,12 @@ impl Drop for WorkQueue {
     fn drop(&mut self) {
         let n = self.inflight.len();
         if n > 0 {
-            // Skip what no worker has started; running jobs finish on their
-            // worker and their results are discarded.
+            // What no worker has started never starts; running jobs finish
+            // on their worker and their results are dropped there. Every
+            // `after` callback is dropped here, on the loop thread, without
+            // being called: there is no loop left to call it with.
             for (_, f) in self.inflight.iter() {
-                let _ = f.state.compare_exchange(
-                    QUEUED,
-                    CANCELLED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
+                f.req.discard();
             }
             log::warn!("nodeloop: loop dropped with {n} thread-pool job(s) outstanding; their callbacks will not run");
         }
@@ -155,21 +254,16 @@ impl Loop {
         let q = &mut self.work;
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        let state = Arc::new(AtomicU8::new(QUEUED));
-        let after: After = Box::new(move |lp, r| {
-            after(
-                lp,
-                r.map(|out| {
-                    *out.downcast::<T>()
-                        .expect("thread-pool result of the submitted type")
-                }),
-            )
+        let req = Arc::new(Request {
+            state: AtomicU8::new(QUEUED),
+            work: UnsafeCell::new(Some(work)),
+            result: UnsafeCell::new(None),
+            after: UnsafeCell::new(Some(after)),
         });
         let key = q.inflight.insert(InFlight {
             ticket,
-            state: state.clone(),
-            after,
-        });
+            req: req.clone(),
+        }) as u32;
         if self.clock.is_virtual() {
             q.ordered
                 .get_or_insert_with(Ordered::default)
@@ -179,29 +273,22 @@ impl Loop {
         let pool = q
             .pool
             .get_or_insert_with(|| ThreadPool::new(q.size, q.wake.clone(), q.done_tx.clone()));
-        let job = Job {
-            key: key as u32,
-            ticket,
-            state: state.clone(),
-            run: Box::new(move || Box::new(work()) as Output),
-        };
-        if let Err(e) = pool.submit(class, job) {
-            // No worker could be started: report it like a failed job
-            // rather than losing the callback.
-            state.store(CANCELLED, Ordering::Release);
-            let _ = q.done_tx.send(Done {
-                key: key as u32,
+        let submitted = pool.submit(
+            class,
+            Work {
+                job: req.clone(),
+                key,
                 ticket,
-                result: Err(WorkError::Panicked(format!(
-                    "cannot start thread-pool worker: {e}"
-                ))),
-            });
+            },
+        );
+        if let Err(e) = submitted {
+            // No worker could be started: report it through the callback,
+            // later, like any result, rather than losing it.
+            req.fail(WorkError::NoWorker(e.to_string()));
+            let _ = q.done_tx.send(Done { key, ticket });
             q.wake.wake();
         }
-        WorkRequest {
-            key: key as u32,
-            ticket,
-        }
+        WorkRequest { key, ticket }
     }
 
     /// Cancels a job that no worker has started (`uv_cancel`). Its `after`
@@ -216,21 +303,15 @@ impl Loop {
         else {
             return Err(CancelError::Finished);
         };
-        match f
-            .state
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                let _ = q.done_tx.send(Done {
-                    key: req.key,
-                    ticket: req.ticket,
-                    result: Err(WorkError::Cancelled),
-                });
-                q.wake.wake();
-                Ok(())
-            }
-            Err(_) => Err(CancelError::Busy),
+        if !f.req.try_cancel() {
+            return Err(CancelError::Busy);
         }
+        let _ = q.done_tx.send(Done {
+            key: req.key,
+            ticket: req.ticket,
+        });
+        q.wake.wake();
+        Ok(())
     }
 
     /// Number of thread-pool workers this loop uses.
@@ -255,18 +336,16 @@ impl Loop {
         while let Some(done) = self.work.backlog.pop_front() {
             let q = &mut self.work;
             let key = done.key as usize;
-            if q.inflight.get(key).is_none_or(|f| f.ticket != done.ticket) {
+            if !q.inflight.get(key).is_some_and(|f| f.ticket == done.ticket) {
                 continue;
             }
             let f = q.inflight.remove(key);
-            let after = f.after;
-            let result = done.result;
-            self.callback(move |lp| after(lp, result));
+            f.req.complete(self);
             if self.unwinding() {
-                // The rest is delivered by the next poll phase, if any.
-                if !self.work.backlog.is_empty() {
-                    self.work.wake.wake();
-                }
+                // A callback panicked and `run` is about to rethrow: ring
+                // again so the rest of the batch (and anything that arrived
+                // meanwhile) is delivered by the next run.
+                self.work.wake.wake();
                 return;
             }
         }
