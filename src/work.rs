@@ -336,7 +336,7 @@ impl Loop {
         while let Some(done) = self.work.backlog.pop_front() {
             let q = &mut self.work;
             let key = done.key as usize;
-            if !q.inflight.get(key).is_some_and(|f| f.ticket == done.ticket) {
+            if q.inflight.get(key).is_none_or(|f| f.ticket != done.ticket) {
                 continue;
             }
             let f = q.inflight.remove(key);
