@@ -44,6 +44,12 @@ use std::time::SystemTime;
 pub use self::error::FsError;
 pub use self::fd::{Fd, OpenFlags};
 pub use self::ops::{AccessMode, Dirent, READ_FILE_MAX};
+/// File streams live with the other streams (they are built on them); they
+/// are named here too because that is where Node users look for them
+/// (`fs.createReadStream`).
+pub use crate::stream::file::{
+    create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions,
+};
 use crate::threadpool::Class;
 use crate::{Loop, WorkRequest};
 

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::error::FsError;
 use super::fd::{Fd, OpenFlags};
 
-/// The largest file [`read_file`] reads, as Node's `kIoMaxLength` (2 GiB):
+/// The largest file [`read_file`](super::read_file) reads, as Node's `kIoMaxLength` (2 GiB):
 /// past it the call fails with `ERR_FS_FILE_TOO_LARGE` instead of trying to
 /// allocate.
 pub const READ_FILE_MAX: u64 = (1 << 31) - 1;

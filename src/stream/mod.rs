@@ -6,7 +6,7 @@
 //! thread; every operation that can emit an event or defer one takes
 //! `&mut Loop`. Where Node defers with `process.nextTick` (`end`, `finish`,
 //! `close`, `error`, `readable`, `resume`, ...), nodeloop uses
-//! [`Loop::next_tick`], so the order of events matches Node's; the
+//! [`Loop::next_tick`](crate::Loop::next_tick), so the order of events matches Node's; the
 //! `tests/stream_conformance` traces are recorded from real Node.
 //!
 //! Chunks are typed by a [`Mode`]: [`Bytes`] streams carry `Vec<u8>` and
