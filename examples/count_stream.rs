@@ -1,6 +1,7 @@
 //! The articles' counting stream: a `Readable` whose `_read` pushes the
 //! numbers 1 to 10, then the end. Prints what its Node twin
-//! (`tests/stream_conformance/count-stream.js`, whose recorded output `tests/stream_conformance.rs` compares with this program's twin) prints: 1 to 10, `end`, `close`.
+//! `tests/stream_conformance/count-stream.js` prints: 1 to 10, `end`,
+//! `close` (`tests/stream_conformance.rs` checks the same program).
 
 use std::cell::Cell;
 
