@@ -36,11 +36,17 @@
 #![warn(missing_docs)]
 
 mod async_handle;
+mod awaitable;
+mod bridge;
 mod clock;
 mod core;
+mod current;
 mod event_loop;
+mod executor;
+mod flow;
 mod handle;
 mod node;
+mod promise;
 mod task;
 mod threadpool;
 mod work;
@@ -49,12 +55,21 @@ mod work;
 pub mod scenario;
 
 pub use crate::async_handle::{Async, AsyncClosed, AsyncSender};
+pub use crate::awaitable::{run_work, sleep, Sleep, Work};
+pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback};
 pub use crate::core::poll::{IoWatcher, Ready};
 pub use crate::core::timers::Timer;
 pub use crate::core::watchers::{Check, Idle, Prepare};
+pub use crate::current::{try_with_loop, with_loop};
 pub use crate::event_loop::{Loop, LoopBuilder, PanicPayload, RunMode};
+pub use crate::executor::{spawn, JoinHandle};
+pub use crate::flow::{parallel, parallel_limit, series, Auto, AutoError, Step};
 pub use crate::handle::{BareHandle, Handle, HandleError, HandleId};
 pub use crate::node::{Immediate, Timeout, TIMEOUT_MAX};
+pub use crate::promise::{
+    ChainingCycle, Promise, PromiseState, Rejection, RejectionKind, Resolution, Resolver,
+    UnhandledRejection, UnhandledRejections,
+};
 pub use crate::threadpool::{DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE};
 pub use crate::work::{CancelError, WorkError, WorkRequest};
 pub use mio::Interest;

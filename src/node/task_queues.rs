@@ -40,7 +40,11 @@ impl Loop {
     /// re-entrant: called from inside a drain it returns at once, as Node's
     /// tick processing does.
     pub(crate) fn drain_task_queues(&mut self) {
-        if self.node.draining || (self.node.ticks.is_empty() && self.node.microtasks.is_empty()) {
+        if self.node.draining
+            || (self.node.ticks.is_empty()
+                && self.node.microtasks.is_empty()
+                && !self.rejections.any_pending())
+        {
             return;
         }
         self.node.draining = true;
@@ -57,7 +61,12 @@ impl Loop {
                 };
                 self.invoke(|lp| m.run(lp));
             }
-            if self.node.ticks.is_empty() || self.unwinding() {
+            if self.unwinding() {
+                break;
+            }
+            // processTicksAndRejections: with both queues empty, report
+            // unhandled rejections; a report handler may queue more work.
+            if self.node.ticks.is_empty() && !self.process_promise_rejections() {
                 break;
             }
         }
