@@ -39,6 +39,7 @@ use crate::promise::Rejection;
 use crate::{Async, Loop};
 
 pub use join::JoinHandle;
+pub(crate) use waker::any_parked;
 use waker::{Remote, TaskWaker};
 
 /// A spawned future with its result slot, type-erased.
@@ -77,6 +78,13 @@ pub(crate) struct Executor {
 }
 
 impl Executor {
+    /// This executor's identity for parked wakes.
+    pub(crate) fn remote_id(&self) -> Option<usize> {
+        self.remote
+            .as_ref()
+            .map(|r| Arc::as_ptr(&r.remote) as usize)
+    }
+
     /// Whether `remote` is this executor's cross-thread queue.
     pub(crate) fn owns(&self, remote: &Arc<Remote>) -> bool {
         self.remote
@@ -268,6 +276,14 @@ where
     F::Output: 'static,
 {
     current::with_loop(|lp| lp.spawn(fut))
+}
+
+impl Loop {
+    /// The drain's hook for the executor: queues the polls of wakes made
+    /// from plain callbacks on this thread. Returns whether it queued any.
+    pub(crate) fn unpark_wakes(&mut self) -> bool {
+        any_parked() && waker::unpark(self)
+    }
 }
 
 /// Polls task `key` if it still exists: the microtask a wake queues.

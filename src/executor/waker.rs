@@ -1,20 +1,58 @@
 //! The `Send + Sync` waker of a task.
 //!
 //! It names its task by slab key and generation, never by pointer, so a
-//! waker that outlives its task (or its loop) wakes nothing. On the loop
-//! thread, while the loop is lent (during a poll or while the loop wakes a
-//! waker), the wake queues the poll as a microtask directly; anywhere else it
-//! goes through the loop's cross-thread queue.
+//! waker that outlives its task (or its loop) wakes nothing. A wake goes
+//! one of three ways:
+//! - on the loop thread while the loop is lent (during a poll, or while the
+//!   loop wakes a waker) it queues the poll as a microtask directly, in the
+//!   position a JavaScript continuation would take;
+//! - on the loop thread from a plain callback, which holds `&mut Loop` but
+//!   lent nothing, it is parked in a thread-local list that the loop's drain
+//!   turns into microtasks as soon as the queues run empty;
+//! - on any other thread it goes through the loop's cross-thread queue and
+//!   `mio::Waker`.
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
+use std::thread::{self, ThreadId};
 
 use crossbeam_channel::Sender;
 
 use super::poll_task;
 use crate::current;
-use crate::AsyncSender;
+use crate::{AsyncSender, Loop};
+
+thread_local! {
+    /// Wakes made on this thread without a lent loop: (executor, key, gen).
+    static PARKED: RefCell<Vec<(usize, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    static ANY_PARKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether wakes are parked on this thread (cheap: checked by every drain).
+#[inline]
+pub(crate) fn any_parked() -> bool {
+    ANY_PARKED.with(|c| c.get())
+}
+
+/// Queues the polls of `lp`'s parked wakes. Returns whether there were any.
+pub(crate) fn unpark(lp: &mut Loop) -> bool {
+    let Some(me) = lp.executor.remote_id() else {
+        return false;
+    };
+    let mine: Vec<(u32, u32)> = PARKED.with(|p| {
+        let mut p = p.borrow_mut();
+        let mine = p.iter().filter(|w| w.0 == me).map(|w| (w.1, w.2)).collect();
+        p.retain(|w| w.0 != me);
+        ANY_PARKED.with(|c| c.set(!p.is_empty()));
+        mine
+    });
+    for &(key, gen) in &mine {
+        lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+    }
+    !mine.is_empty()
+}
 
 /// The cross-thread path into a loop's executor.
 pub(crate) struct Remote {
@@ -28,6 +66,7 @@ pub(crate) struct TaskWaker {
     /// A poll is queued (or the task is finished).
     pub(crate) notified: AtomicBool,
     remote: Arc<Remote>,
+    loop_thread: ThreadId,
 }
 
 impl TaskWaker {
@@ -38,6 +77,7 @@ impl TaskWaker {
             // The spawn polls at once.
             notified: AtomicBool::new(true),
             remote,
+            loop_thread: thread::current().id(),
         }
     }
 
@@ -50,7 +90,14 @@ impl TaskWaker {
             |lp| lp.executor.owns(&self.remote),
             |lp| lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
         );
-        if local.is_none() {
+        if local.is_some() {
+            return;
+        }
+        if thread::current().id() == self.loop_thread {
+            let id = Arc::as_ptr(&self.remote) as usize;
+            PARKED.with(|p| p.borrow_mut().push((id, key, gen)));
+            ANY_PARKED.with(|c| c.set(true));
+        } else {
             // Fails only when the loop is gone: then there is nothing to run.
             if self.remote.tx.send((key, gen)).is_ok() {
                 let _ = self.remote.sender.send();

@@ -43,7 +43,8 @@ impl Loop {
         if self.node.draining
             || (self.node.ticks.is_empty()
                 && self.node.microtasks.is_empty()
-                && !self.rejections.any_pending())
+                && !self.rejections.any_pending()
+                && !crate::executor::any_parked())
         {
             return;
         }
@@ -65,8 +66,12 @@ impl Loop {
                 break;
             }
             // processTicksAndRejections: with both queues empty, report
-            // unhandled rejections; a report handler may queue more work.
-            if self.node.ticks.is_empty() && !self.process_promise_rejections() {
+            // unhandled rejections (a report handler may queue more work),
+            // and queue the polls of tasks woken from plain callbacks.
+            if self.node.ticks.is_empty()
+                && !self.process_promise_rejections()
+                && !self.unpark_wakes()
+            {
                 break;
             }
         }
