@@ -24,6 +24,7 @@ pub(crate) mod slot;
 mod waker;
 
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -75,7 +76,12 @@ pub(crate) struct Executor {
     remote: Option<RemoteWakes>,
     /// Referenced, unfinished tasks: while non-zero the async handle is ref'd.
     refd: usize,
+    /// Wakers of finished tasks that no one else holds, for reuse.
+    spare_wakers: Vec<Arc<TaskWaker>>,
 }
+
+/// How many spare wakers to keep.
+const SPARE_WAKERS: usize = 256;
 
 impl Executor {
     /// This executor's identity for parked wakes.
@@ -110,7 +116,11 @@ fn remote_wakes(lp: &mut Loop) -> Arc<Remote> {
     let sender = handle
         .sender(lp)
         .expect("a freshly created async handle is open");
-    let remote = Arc::new(Remote { tx, sender });
+    let remote = Arc::new(Remote {
+        tx,
+        sender,
+        loop_thread: std::thread::current().id(),
+    });
     lp.executor.remote = Some(RemoteWakes {
         remote: remote.clone(),
         rx,
@@ -193,13 +203,27 @@ impl Loop {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let remote = remote_wakes(self);
+        if self.executor.remote.is_none() {
+            remote_wakes(self);
+        }
         let slot = slot::Slot::new();
         let ex = &mut self.executor;
         ex.next_gen = ex.next_gen.wrapping_add(1);
         let gen = ex.next_gen;
         let entry = ex.tasks.vacant_entry();
         let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
+        let waker = match ex.spare_wakers.pop() {
+            Some(mut w) => {
+                Arc::get_mut(&mut w)
+                    .expect("spare wakers are unshared")
+                    .reuse(key, gen);
+                w
+            }
+            None => {
+                let remote = ex.remote.as_ref().expect("created above").remote.clone();
+                Arc::new(TaskWaker::new(key, gen, remote))
+            }
+        };
         entry.insert(TaskSlot {
             gen,
             run: Some(Box::pin(Spawned {
@@ -207,7 +231,7 @@ impl Loop {
                 output: None,
                 slot: slot.clone(),
             })),
-            waker: Arc::new(TaskWaker::new(key, gen, remote)),
+            waker,
             refd: false,
             repoll: false,
         });
@@ -301,7 +325,13 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         return;
     };
     t.waker.notified.store(false, Ordering::Release);
-    let waker = Waker::from(t.waker.clone());
+    // A waker that borrows the slot's strong reference instead of taking
+    // one (saves an atomic increment and decrement per poll). The slot, and
+    // so the `Arc`, stays in place for the whole poll: only this function
+    // removes a slot, and a nested call for the same task only marks it.
+    // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
+    // slot's, lent, and `ManuallyDrop` never gives it back.
+    let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
     let mut cx = Context::from_waker(&waker);
     let r = current::enter(lp, || {
         panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll_run(&mut cx)))
@@ -319,9 +349,12 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         Ok(Poll::Ready(())) => None,
         Err(payload) => Some(Rejection::from_panic(payload)),
     };
-    let t = lp.executor.tasks.remove(key as usize);
+    let mut t = lp.executor.tasks.remove(key as usize);
     // Late wakes of a finished task find the flag set and stop there.
     t.waker.notified.store(true, Ordering::Release);
+    if Arc::get_mut(&mut t.waker).is_some() && lp.executor.spare_wakers.len() < SPARE_WAKERS {
+        lp.executor.spare_wakers.push(t.waker.clone());
+    }
     if t.refd {
         let before = lp.executor.refd;
         lp.executor.refd -= 1;

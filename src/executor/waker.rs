@@ -58,6 +58,8 @@ pub(crate) fn unpark(lp: &mut Loop) -> bool {
 pub(crate) struct Remote {
     pub(crate) tx: Sender<(u32, u32)>,
     pub(crate) sender: AsyncSender,
+    /// The thread the loop runs on (a `Loop` is `!Send`, so it never moves).
+    pub(crate) loop_thread: ThreadId,
 }
 
 pub(crate) struct TaskWaker {
@@ -66,7 +68,6 @@ pub(crate) struct TaskWaker {
     /// A poll is queued (or the task is finished).
     pub(crate) notified: AtomicBool,
     remote: Arc<Remote>,
-    loop_thread: ThreadId,
 }
 
 impl TaskWaker {
@@ -77,8 +78,15 @@ impl TaskWaker {
             // The spawn polls at once.
             notified: AtomicBool::new(true),
             remote,
-            loop_thread: thread::current().id(),
         }
+    }
+
+    /// Readies a finished task's waker, which nobody else holds any more,
+    /// for a new task: saves an allocation per spawn.
+    pub(crate) fn reuse(&mut self, key: u32, gen: u32) {
+        self.key = key;
+        self.gen = gen;
+        *self.notified.get_mut() = true;
     }
 
     fn schedule(&self) {
@@ -93,7 +101,7 @@ impl TaskWaker {
         if local.is_some() {
             return;
         }
-        if thread::current().id() == self.loop_thread {
+        if thread::current().id() == self.remote.loop_thread {
             let id = Arc::as_ptr(&self.remote) as usize;
             PARKED.with(|p| p.borrow_mut().push((id, key, gen)));
             ANY_PARKED.with(|c| c.set(true));
