@@ -14,6 +14,11 @@
 //! - A thread pool ([`Loop::queue_work`]) whose completions come back in the
 //!   poll phase.
 //! - A virtual clock for deterministic tests ([`LoopBuilder::virtual_clock`]).
+//! - Promises with JavaScript's microtask timing ([`Promise`]), Rust futures
+//!   driven as microtasks ([`Loop::spawn`], [`with_loop`]), awaitable timers
+//!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
+//!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
+//!   `docs/async.md`.
 //!
 //! ```
 //! use nodeloop::Loop;
