@@ -75,6 +75,10 @@ pub struct Loop {
     pub(crate) reactor: Reactor,
     pub(crate) work: WorkQueue,
     pub(crate) node: NodeState,
+    /// Rejections that may be unhandled, and the policy for them.
+    pub(crate) rejections: crate::promise::unhandled::Rejections,
+    /// Spawned futures.
+    pub(crate) executor: crate::executor::Executor,
     stop_flag: bool,
     panic_handler: Option<PanicHandler>,
     /// A panic caught with no handler installed, on its way out of `run`.
@@ -146,6 +150,8 @@ impl LoopBuilder {
             reactor,
             work,
             node: NodeState::placeholder(),
+            rejections: Default::default(),
+            executor: Default::default(),
             stop_flag: false,
             panic_handler: None,
             panicked: None,

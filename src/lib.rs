@@ -14,6 +14,11 @@
 //! - A thread pool ([`Loop::queue_work`]) whose completions come back in the
 //!   poll phase; Node's file system ([`fs`]) and `dns.lookup` ([`dns`]) on it.
 //! - A virtual clock for deterministic tests ([`LoopBuilder::virtual_clock`]).
+//! - Promises with JavaScript's microtask timing ([`Promise`]), Rust futures
+//!   driven as microtasks ([`Loop::spawn`], [`with_loop`]), awaitable timers
+//!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
+//!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
+//!   `docs/async.md`.
 //!
 //! ```
 //! use nodeloop::Loop;
@@ -36,14 +41,20 @@
 #![warn(missing_docs)]
 
 mod async_handle;
+mod awaitable;
+mod bridge;
 mod clock;
 mod core;
+mod current;
 pub mod dns;
 pub mod emitter;
 mod event_loop;
+mod executor;
+mod flow;
 pub mod fs;
 mod handle;
 mod node;
+mod promise;
 pub mod stream;
 mod task;
 mod threadpool;
@@ -53,12 +64,21 @@ mod work;
 pub mod scenario;
 
 pub use crate::async_handle::{Async, AsyncClosed, AsyncSender};
+pub use crate::awaitable::{run_work, sleep, Sleep, Work};
+pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback};
 pub use crate::core::poll::{IoWatcher, Ready};
 pub use crate::core::timers::Timer;
 pub use crate::core::watchers::{Check, Idle, Prepare};
+pub use crate::current::{try_with_loop, with_loop};
 pub use crate::event_loop::{Loop, LoopBuilder, PanicPayload, RunMode};
+pub use crate::executor::{spawn, JoinHandle};
+pub use crate::flow::{parallel, parallel_limit, series, Auto, AutoError, Step};
 pub use crate::handle::{BareHandle, Handle, HandleError, HandleId};
 pub use crate::node::{Immediate, Timeout, TIMEOUT_MAX};
+pub use crate::promise::{
+    ChainingCycle, Promise, PromiseState, Rejection, RejectionKind, Resolution, Resolver,
+    UnhandledRejection, UnhandledRejections,
+};
 pub use crate::threadpool::{DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE};
 pub use crate::work::{CancelError, WorkError, WorkRequest};
 pub use mio::Interest;

@@ -5,6 +5,7 @@
 //! `None` for kinds it does not know.
 
 mod core_kinds;
+mod promise;
 mod stream_kinds;
 
 use std::process::ExitCode;
@@ -19,7 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runners: &[fn(&str, u64) -> Option<Duration>] = &[core_kinds::run, stream_kinds::run];
+    let runners: &[fn(&str, u64) -> Option<Duration>] =
+        &[core_kinds::run, promise::run, stream_kinds::run];
     for run in runners {
         if let Some(elapsed) = run(kind, n) {
             let secs = elapsed.as_secs_f64();

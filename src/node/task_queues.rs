@@ -53,7 +53,12 @@ impl Loop {
     /// re-entrant: called from inside a drain it returns at once, as Node's
     /// tick processing does.
     pub(crate) fn drain_task_queues(&mut self) {
-        if self.node.draining || (self.node.ticks.is_empty() && self.node.microtasks.is_empty()) {
+        if self.node.draining
+            || (self.node.ticks.is_empty()
+                && self.node.microtasks.is_empty()
+                && !self.rejections.any_pending()
+                && !crate::executor::any_parked())
+        {
             return;
         }
         self.node.draining = true;
@@ -70,7 +75,16 @@ impl Loop {
                 };
                 self.invoke(|lp| m.run(lp));
             }
-            if self.node.ticks.is_empty() || self.unwinding() {
+            if self.unwinding() {
+                break;
+            }
+            // processTicksAndRejections: with both queues empty, report
+            // unhandled rejections (a report handler may queue more work),
+            // and queue the polls of tasks woken from plain callbacks.
+            if self.node.ticks.is_empty()
+                && !self.process_promise_rejections()
+                && !self.unpark_wakes()
+            {
                 break;
             }
         }

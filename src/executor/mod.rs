@@ -1,0 +1,367 @@
+//! Rust futures driven as microtasks on the loop thread.
+//!
+//! [`Loop::spawn`] starts a `!Send` future the way calling a JavaScript
+//! `async` function starts it: it runs at once, up to its first pending
+//! `await`. From then on, waking it queues one poll as a microtask:
+//! - woken on the loop thread (by a promise settling, a timer, another
+//!   task), the poll is queued right there, so it runs in the microtask
+//!   order a JavaScript continuation would;
+//! - woken from another thread, the wake travels through a channel and the
+//!   loop's `mio::Waker` (an [`Async`] handle), and the poll is queued when
+//!   the poll phase runs that handle's callback, then drained with it.
+//!
+//! Wakes are coalesced by one atomic flag per task, cleared just before each
+//! poll: any number of wakes before a poll cause one poll; a wake during a
+//! poll causes one more. A finished task's flag stays set, so waking it
+//! costs one atomic swap and nothing else.
+//!
+//! A pending task does not keep the loop alive (a pending JavaScript promise
+//! does not either); [`JoinHandle::ref_`] makes it do so until it finishes,
+//! which is what a task waiting for another thread needs.
+
+mod join;
+pub(crate) mod slot;
+mod waker;
+
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use crossbeam_channel::{unbounded, Receiver};
+use slab::Slab;
+
+use crate::current;
+use crate::handle::Handle;
+use crate::promise::Rejection;
+use crate::{Async, Loop};
+
+pub use join::JoinHandle;
+pub(crate) use waker::any_parked;
+use waker::{Remote, TaskWaker};
+
+/// A spawned future with its result slot, type-erased.
+trait Run {
+    /// Polls the future; on completion keeps the output for `finish`.
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+    /// Delivers the output, or `failure` when the poll panicked.
+    fn finish(self: Pin<&mut Self>, lp: &mut Loop, failure: Option<Rejection>);
+}
+
+struct TaskSlot {
+    gen: u32,
+    /// The future; `None` while it is being polled.
+    run: Option<Pin<Box<dyn Run>>>,
+    waker: Arc<TaskWaker>,
+    refd: bool,
+    /// Asked to poll while already polling (only through a nested `run`).
+    repoll: bool,
+}
+
+pub(crate) struct RemoteWakes {
+    remote: Arc<Remote>,
+    rx: Receiver<(u32, u32)>,
+    handle: Async,
+}
+
+/// The loop's tasks.
+#[derive(Default)]
+pub(crate) struct Executor {
+    tasks: Slab<TaskSlot>,
+    next_gen: u32,
+    /// Created with the first task.
+    remote: Option<RemoteWakes>,
+    /// Referenced, unfinished tasks: while non-zero the async handle is ref'd.
+    refd: usize,
+    /// Wakers of finished tasks that no one else holds, for reuse.
+    spare_wakers: Vec<Arc<TaskWaker>>,
+}
+
+/// How many spare wakers to keep.
+const SPARE_WAKERS: usize = 256;
+
+impl Executor {
+    /// This executor's identity for parked wakes.
+    pub(crate) fn remote_id(&self) -> Option<usize> {
+        self.remote
+            .as_ref()
+            .map(|r| Arc::as_ptr(&r.remote) as usize)
+    }
+
+    /// Whether `remote` is this executor's cross-thread queue.
+    pub(crate) fn owns(&self, remote: &Arc<Remote>) -> bool {
+        self.remote
+            .as_ref()
+            .is_some_and(|r| Arc::ptr_eq(&r.remote, remote))
+    }
+}
+
+fn remote_wakes(lp: &mut Loop) -> Arc<Remote> {
+    if let Some(r) = &lp.executor.remote {
+        return r.remote.clone();
+    }
+    let (tx, rx) = unbounded();
+    let handle = Async::new(lp, |lp, _| {
+        let Some(rx) = lp.executor.remote.as_ref().map(|r| r.rx.clone()) else {
+            return;
+        };
+        while let Ok((key, gen)) = rx.try_recv() {
+            lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+        }
+    });
+    handle.unref(lp);
+    let sender = handle
+        .sender(lp)
+        .expect("a freshly created async handle is open");
+    let remote = Arc::new(Remote {
+        tx,
+        sender,
+        loop_thread: std::thread::current().id(),
+    });
+    lp.executor.remote = Some(RemoteWakes {
+        remote: remote.clone(),
+        rx,
+        handle,
+    });
+    remote
+}
+
+struct Spawned<F: Future> {
+    fut: F,
+    output: Option<F::Output>,
+    slot: std::rc::Rc<slot::Slot<Result<F::Output, Rejection>>>,
+}
+
+impl<F: Future> Run for Spawned<F>
+where
+    F::Output: 'static,
+{
+    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: `fut` is structurally pinned (never moved out of the
+        // pinned box); `output` is not.
+        let this = unsafe { self.get_unchecked_mut() };
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        match fut.poll(cx) {
+            Poll::Ready(v) => {
+                this.output = Some(v);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn finish(self: Pin<&mut Self>, lp: &mut Loop, failure: Option<Rejection>) {
+        // SAFETY: only the unpinned fields are touched.
+        let this = unsafe { self.get_unchecked_mut() };
+        let out = match failure {
+            Some(e) => Err(e),
+            None => Ok(this.output.take().expect("output of a finished task")),
+        };
+        let failed = out.is_err();
+        let unconsumed = slot::Slot::complete(&this.slot, lp, out);
+        if failed && unconsumed {
+            lp.rejections.track(this.slot.clone());
+        }
+    }
+}
+
+impl Loop {
+    /// Spawns a future on the loop thread and runs it at once until it first
+    /// waits, like calling a JavaScript `async` function. The handle can be
+    /// awaited or turned into a [`Promise`](crate::Promise); a panic in the
+    /// future fails the task with a [`Rejection`] (reported as unhandled if
+    /// nothing awaits it).
+    ///
+    /// Inside the future, [`with_loop`](crate::with_loop) reaches the loop.
+    ///
+    /// ```
+    /// use nodeloop::{sleep, Loop};
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// let l = log.clone();
+    /// let task = lp.spawn(async move {
+    ///     l.borrow_mut().push("start");
+    ///     sleep(10).await;
+    ///     l.borrow_mut().push("after sleep");
+    ///     42
+    /// });
+    /// log.borrow_mut().push("main");
+    /// let l = log.clone();
+    /// lp.spawn(async move {
+    ///     let v = task.await.unwrap();
+    ///     l.borrow_mut().push(if v == 42 { "joined" } else { "wrong" });
+    /// });
+    /// lp.run_default();
+    /// assert_eq!(*log.borrow(), ["start", "main", "after sleep", "joined"]);
+    /// ```
+    pub fn spawn<F>(&mut self, fut: F) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        if self.executor.remote.is_none() {
+            remote_wakes(self);
+        }
+        let slot = slot::Slot::new();
+        let ex = &mut self.executor;
+        ex.next_gen = ex.next_gen.wrapping_add(1);
+        let gen = ex.next_gen;
+        let entry = ex.tasks.vacant_entry();
+        let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
+        let waker = match ex.spare_wakers.pop() {
+            Some(mut w) => {
+                Arc::get_mut(&mut w)
+                    .expect("spare wakers are unshared")
+                    .reuse(key, gen);
+                w
+            }
+            None => {
+                let remote = ex.remote.as_ref().expect("created above").remote.clone();
+                Arc::new(TaskWaker::new(key, gen, remote))
+            }
+        };
+        entry.insert(TaskSlot {
+            gen,
+            run: Some(Box::pin(Spawned {
+                fut,
+                output: None,
+                slot: slot.clone(),
+            })),
+            waker,
+            refd: false,
+            repoll: false,
+        });
+        poll_task(self, key, gen);
+        JoinHandle::new(slot, key, gen)
+    }
+
+    /// Number of spawned tasks that have not finished.
+    pub fn task_count(&self) -> usize {
+        self.executor.tasks.len()
+    }
+
+    pub(crate) fn task_set_ref(&mut self, key: u32, gen: u32, on: bool) {
+        let ex = &mut self.executor;
+        let Some(t) = ex.tasks.get_mut(key as usize).filter(|t| t.gen == gen) else {
+            return;
+        };
+        if t.refd == on {
+            return;
+        }
+        t.refd = on;
+        let before = ex.refd;
+        if on {
+            ex.refd += 1;
+        } else {
+            ex.refd -= 1;
+        }
+        self.update_task_ref(before);
+    }
+
+    pub(crate) fn task_has_ref(&self, key: u32, gen: u32) -> bool {
+        self.executor
+            .tasks
+            .get(key as usize)
+            .is_some_and(|t| t.gen == gen && t.refd)
+    }
+
+    fn update_task_ref(&mut self, before: usize) {
+        let now = self.executor.refd;
+        let Some(h) = self.executor.remote.as_ref().map(|r| r.handle) else {
+            return;
+        };
+        if before == 0 && now > 0 {
+            h.ref_(self);
+        } else if before > 0 && now == 0 {
+            h.unref(self);
+        }
+    }
+}
+
+/// Spawns `fut` on the loop polling the current task (see [`Loop::spawn`]).
+/// Panics outside a task.
+///
+/// ```
+/// use nodeloop::{spawn, Loop};
+/// let mut lp = Loop::new();
+/// let outer = lp.spawn(async { spawn(async { 6 * 7 }).await.unwrap() });
+/// let p = outer.into_promise(&mut lp);
+/// lp.run_default();
+/// assert_eq!(p.peek().unwrap().unwrap(), 42);
+/// ```
+#[track_caller]
+pub fn spawn<F>(fut: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    current::with_loop(|lp| lp.spawn(fut))
+}
+
+impl Loop {
+    /// The drain's hook for the executor: queues the polls of wakes made
+    /// from plain callbacks on this thread. Returns whether it queued any.
+    pub(crate) fn unpark_wakes(&mut self) -> bool {
+        any_parked() && waker::unpark(self)
+    }
+}
+
+/// Polls task `key` if it still exists: the microtask a wake queues.
+pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
+    let Some(t) = lp
+        .executor
+        .tasks
+        .get_mut(key as usize)
+        .filter(|t| t.gen == gen)
+    else {
+        return; // finished: a late wake
+    };
+    let Some(mut run) = t.run.take() else {
+        t.repoll = true;
+        return;
+    };
+    t.waker.notified.store(false, Ordering::Release);
+    // A waker that borrows the slot's strong reference instead of taking
+    // one (saves an atomic increment and decrement per poll). The slot, and
+    // so the `Arc`, stays in place for the whole poll: only this function
+    // removes a slot, and a nested call for the same task only marks it.
+    // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
+    // slot's, lent, and `ManuallyDrop` never gives it back.
+    let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
+    let mut cx = Context::from_waker(&waker);
+    let r = current::enter(lp, || {
+        panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll_run(&mut cx)))
+    });
+    let failure = match r {
+        Ok(Poll::Pending) => {
+            if let Some(t) = lp.executor.tasks.get_mut(key as usize) {
+                t.run = Some(run);
+                if std::mem::take(&mut t.repoll) {
+                    lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+                }
+            }
+            return;
+        }
+        Ok(Poll::Ready(())) => None,
+        Err(payload) => Some(Rejection::from_panic(payload)),
+    };
+    let mut t = lp.executor.tasks.remove(key as usize);
+    // Late wakes of a finished task find the flag set and stop there.
+    t.waker.notified.store(true, Ordering::Release);
+    if Arc::get_mut(&mut t.waker).is_some() && lp.executor.spare_wakers.len() < SPARE_WAKERS {
+        lp.executor.spare_wakers.push(t.waker.clone());
+    }
+    if t.refd {
+        let before = lp.executor.refd;
+        lp.executor.refd -= 1;
+        lp.update_task_ref(before);
+    }
+    run.as_mut().finish(lp, failure);
+    // The future's destructor may use the loop (cancel a timer); a panic in
+    // it has nowhere better to go than the loop's panic policy.
+    lp.invoke(|lp| current::enter(lp, move || drop(run)));
+}

@@ -1,0 +1,143 @@
+//! A one-shot result cell shared by a producer on the loop thread (a task
+//! finishing, a callback API completing) and one consumer: an `await`, or a
+//! callback that takes the result synchronously (conversion to a promise).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::current;
+use crate::promise::unhandled::Tracked;
+use crate::promise::Rejection;
+use crate::Loop;
+
+type Callback<O> = Box<dyn FnOnce(&mut Loop, O)>;
+
+enum Waiter<O> {
+    Nobody,
+    Waker(Waker),
+    Callback(Callback<O>),
+}
+
+enum State<O> {
+    Waiting(Waiter<O>),
+    Done(O),
+    Taken,
+}
+
+pub(crate) struct Slot<O> {
+    state: RefCell<State<O>>,
+    /// A consumer has registered (for unhandled-rejection reports).
+    handled: Cell<bool>,
+    reported: Cell<bool>,
+}
+
+impl<O: 'static> Slot<O> {
+    pub(crate) fn new() -> Rc<Slot<O>> {
+        Rc::new(Slot {
+            state: RefCell::new(State::Waiting(Waiter::Nobody)),
+            handled: Cell::new(false),
+            reported: Cell::new(false),
+        })
+    }
+
+    /// Stores the result and hands it on: to the callback at once, or to the
+    /// awaiting task by waking it. Returns whether nobody consumes it yet.
+    pub(crate) fn complete(this: &Rc<Slot<O>>, lp: &mut Loop, out: O) -> bool {
+        let old = std::mem::replace(&mut *this.state.borrow_mut(), State::Taken);
+        match old {
+            State::Waiting(Waiter::Callback(f)) => {
+                f(lp, out);
+                false
+            }
+            State::Waiting(w) => {
+                *this.state.borrow_mut() = State::Done(out);
+                match w {
+                    Waiter::Waker(w) => {
+                        current::enter(lp, || w.wake());
+                        false
+                    }
+                    _ => !this.handled.get(),
+                }
+            }
+            done => {
+                // Completed twice: keep the first result.
+                *this.state.borrow_mut() = done;
+                false
+            }
+        }
+    }
+
+    fn mark_handled(&self, lp: Option<&mut Loop>) {
+        if !self.handled.replace(true) && self.reported.get() {
+            match lp {
+                Some(lp) => lp.rejection_handled_late(),
+                None => {
+                    current::try_with_loop(|lp| lp.rejection_handled_late());
+                }
+            }
+        }
+    }
+
+    /// Routes the result to `f`: now if it is there, else on completion.
+    pub(crate) fn on_complete(this: &Rc<Slot<O>>, lp: &mut Loop, f: Callback<O>) {
+        this.mark_handled(Some(lp));
+        let mut st = this.state.borrow_mut();
+        match std::mem::replace(&mut *st, State::Taken) {
+            State::Done(out) => {
+                drop(st);
+                f(lp, out);
+            }
+            State::Waiting(_) => *st = State::Waiting(Waiter::Callback(f)),
+            State::Taken => panic!("nodeloop: result already taken"),
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        !matches!(&*self.state.borrow(), State::Waiting(_))
+    }
+
+    /// The `await` side. The first poll only registers, as JavaScript's
+    /// `await` always takes a microtask turn; a result already there makes
+    /// it wake itself at once.
+    pub(crate) fn poll(&self, first: &mut bool, cx: &mut Context<'_>) -> Poll<O> {
+        let mut st = self.state.borrow_mut();
+        if *first {
+            *first = false;
+            drop(st);
+            self.mark_handled(None);
+            st = self.state.borrow_mut();
+            match &mut *st {
+                State::Waiting(w) => *w = Waiter::Waker(cx.waker().clone()),
+                _ => cx.waker().wake_by_ref(),
+            }
+            return Poll::Pending;
+        }
+        match std::mem::replace(&mut *st, State::Taken) {
+            State::Done(out) => Poll::Ready(out),
+            State::Waiting(w) => {
+                *st = State::Waiting(match w {
+                    Waiter::Waker(old) if old.will_wake(cx.waker()) => Waiter::Waker(old),
+                    _ => Waiter::Waker(cx.waker().clone()),
+                });
+                Poll::Pending
+            }
+            State::Taken => panic!("nodeloop: future polled after it completed"),
+        }
+    }
+}
+
+impl<T: 'static> Tracked for Slot<Result<T, Rejection>> {
+    fn unhandled(&self) -> Option<Rejection> {
+        if self.handled.get() {
+            return None;
+        }
+        match &*self.state.borrow() {
+            State::Done(Err(e)) => Some(e.clone()),
+            _ => None,
+        }
+    }
+    fn mark_reported(&self) {
+        self.reported.set(true);
+    }
+}

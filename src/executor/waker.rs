@@ -1,0 +1,125 @@
+//! The `Send + Sync` waker of a task.
+//!
+//! It names its task by slab key and generation, never by pointer, so a
+//! waker that outlives its task (or its loop) wakes nothing. A wake goes
+//! one of three ways:
+//! - on the loop thread while the loop is lent (during a poll, or while the
+//!   loop wakes a waker) it queues the poll as a microtask directly, in the
+//!   position a JavaScript continuation would take;
+//! - on the loop thread from a plain callback, which holds `&mut Loop` but
+//!   lent nothing, it is parked in a thread-local list that the loop's drain
+//!   turns into microtasks as soon as the queues run empty;
+//! - on any other thread it goes through the loop's cross-thread queue and
+//!   `mio::Waker`.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Wake;
+use std::thread::{self, ThreadId};
+
+use crossbeam_channel::Sender;
+
+use super::poll_task;
+use crate::current;
+use crate::{AsyncSender, Loop};
+
+thread_local! {
+    /// Wakes made on this thread without a lent loop: (executor, key, gen).
+    static PARKED: RefCell<Vec<(usize, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    static ANY_PARKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether wakes are parked on this thread (cheap: checked by every drain).
+#[inline]
+pub(crate) fn any_parked() -> bool {
+    ANY_PARKED.with(|c| c.get())
+}
+
+/// Queues the polls of `lp`'s parked wakes. Returns whether there were any.
+pub(crate) fn unpark(lp: &mut Loop) -> bool {
+    let Some(me) = lp.executor.remote_id() else {
+        return false;
+    };
+    let mine: Vec<(u32, u32)> = PARKED.with(|p| {
+        let mut p = p.borrow_mut();
+        let mine = p.iter().filter(|w| w.0 == me).map(|w| (w.1, w.2)).collect();
+        p.retain(|w| w.0 != me);
+        ANY_PARKED.with(|c| c.set(!p.is_empty()));
+        mine
+    });
+    for &(key, gen) in &mine {
+        lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+    }
+    !mine.is_empty()
+}
+
+/// The cross-thread path into a loop's executor.
+pub(crate) struct Remote {
+    pub(crate) tx: Sender<(u32, u32)>,
+    pub(crate) sender: AsyncSender,
+    /// The thread the loop runs on (a `Loop` is `!Send`, so it never moves).
+    pub(crate) loop_thread: ThreadId,
+}
+
+pub(crate) struct TaskWaker {
+    key: u32,
+    gen: u32,
+    /// A poll is queued (or the task is finished).
+    pub(crate) notified: AtomicBool,
+    remote: Arc<Remote>,
+}
+
+impl TaskWaker {
+    pub(crate) fn new(key: u32, gen: u32, remote: Arc<Remote>) -> TaskWaker {
+        TaskWaker {
+            key,
+            gen,
+            // The spawn polls at once.
+            notified: AtomicBool::new(true),
+            remote,
+        }
+    }
+
+    /// Readies a finished task's waker, which nobody else holds any more,
+    /// for a new task: saves an allocation per spawn.
+    pub(crate) fn reuse(&mut self, key: u32, gen: u32) {
+        self.key = key;
+        self.gen = gen;
+        *self.notified.get_mut() = true;
+    }
+
+    fn schedule(&self) {
+        if self.notified.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (key, gen) = (self.key, self.gen);
+        let local = current::with_loop_if(
+            |lp| lp.executor.owns(&self.remote),
+            |lp| lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
+        );
+        if local.is_some() {
+            return;
+        }
+        if thread::current().id() == self.remote.loop_thread {
+            let id = Arc::as_ptr(&self.remote) as usize;
+            PARKED.with(|p| p.borrow_mut().push((id, key, gen)));
+            ANY_PARKED.with(|c| c.set(true));
+        } else {
+            // Fails only when the loop is gone: then there is nothing to run.
+            if self.remote.tx.send((key, gen)).is_ok() {
+                let _ = self.remote.sender.send();
+            }
+        }
+    }
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.schedule();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.schedule();
+    }
+}
