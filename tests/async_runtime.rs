@@ -71,7 +71,10 @@ fn many_wakes_before_a_poll_cause_one_poll() {
         let w = p.waker.borrow().clone().unwrap();
         w.wake_by_ref();
         w.wake_by_ref();
-        #[allow(clippy::waker_clone_wake, reason = "exercises the consuming `wake` path")]
+        #[allow(
+            clippy::waker_clone_wake,
+            reason = "exercises the consuming `wake` path"
+        )]
         w.clone().wake();
         std::thread::spawn(move || w.wake()).join().unwrap();
     });

@@ -1,8 +1,9 @@
 //! Runs a parsed scenario on a fresh [`Loop`], mapping each op onto the
 //! loop's Node API exactly as `oracle.js` maps it onto Node's.
 
-use super::{Block, Op, Scenario};
-use crate::{BareHandle, Handle, Immediate, Loop, Timeout, TIMEOUT_MAX};
+use super::{Block, Combinator, Op, Scenario, Step};
+use crate::promise::{Rejection, RejectionKind, Resolution, Resolver};
+use crate::{with_loop, BareHandle, Handle, Immediate, Loop, Promise, Timeout, TIMEOUT_MAX};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
@@ -17,9 +18,55 @@ enum Named {
     Immediate(Immediate),
 }
 
+/// The latest promise created under a promise id. Combinator results have
+/// their own value types; the format keeps them out of `resolve.with`,
+/// `combine.of` and `return`, which need a `Promise<()>`.
+#[derive(Clone)]
+enum NamedPromise {
+    Unit(Promise<()>, Option<Rc<RefCell<Option<Resolver<()>>>>>),
+    List(Promise<Vec<()>>),
+    Settled(Promise<Vec<Result<(), Rejection>>>),
+}
+
+/// A JavaScript `Error` with the scenario's message.
+#[derive(Debug)]
+struct ScenarioError(String);
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+fn error(msg: &str) -> Rejection {
+    Rejection::new(ScenarioError(msg.to_string()))
+}
+
+/// What Node's `reason.message` would say.
+fn message(r: &Rejection) -> String {
+    match r.kind() {
+        RejectionKind::Aggregate(_) => "All promises were rejected".to_string(),
+        RejectionKind::Panicked(m) => m.clone(),
+        _ if r.downcast_ref::<crate::promise::ChainingCycle>().is_some() => {
+            "Chaining cycle detected for promise #<Promise>".to_string()
+        }
+        _ => r.to_string(),
+    }
+}
+
+/// How a step or async body ended.
+enum Flow {
+    Done,
+    Throw(String),
+    Return(String),
+}
+
 struct Ctx {
     trace: RefCell<Vec<String>>,
     ids: RefCell<HashMap<String, Named>>,
+    promises: RefCell<HashMap<String, NamedPromise>>,
     /// What an `io` op stats, like the oracle's `fs.stat(__filename)`.
     stat_target: PathBuf,
 }
@@ -41,7 +88,14 @@ impl Scenario {
         let ctx = Rc::new(Ctx {
             trace: RefCell::default(),
             ids: RefCell::default(),
+            promises: RefCell::default(),
             stat_target: std::env::current_exe()?,
+        });
+        let c = ctx.clone();
+        lp.on_unhandled_rejection(move |_, r| {
+            c.trace
+                .borrow_mut()
+                .push(format!("unhandled {}", message(&r)));
         });
         run_block(&mut lp, &ctx, &self.program);
         lp.run_default();
@@ -126,6 +180,85 @@ fn run_op(lp: &mut Loop, ctx: &Rc<Ctx>, op: &Op) {
             h.close(lp, later(ctx, b))
                 .expect("a new handle can be closed");
         }
+        Op::Promise(id) => {
+            let (p, r) = Promise::with_resolvers();
+            let r = Some(Rc::new(RefCell::new(Some(r))));
+            ctx.promises
+                .borrow_mut()
+                .insert(id.clone(), NamedPromise::Unit(p, r));
+        }
+        Op::Resolve { id, with } => {
+            if let Some(r) = resolver(ctx, id) {
+                match with.as_deref().and_then(|w| unit(ctx, w)) {
+                    Some(q) => r.adopt(lp, q),
+                    None => r.resolve(lp, ()),
+                }
+            }
+        }
+        Op::Reject { id, reason } => {
+            if let Some(r) = resolver(ctx, id) {
+                r.reject(lp, error(reason));
+            }
+        }
+        Op::Chain { on, id, steps } => {
+            let mut p = chain_start(lp, ctx, on, &steps[..]);
+            for step in steps.iter().skip(1) {
+                p = chain_step(lp, ctx, &p, step);
+            }
+            if let Some(id) = id {
+                ctx.promises
+                    .borrow_mut()
+                    .insert(id.clone(), NamedPromise::Unit(p, None));
+            }
+        }
+        Op::Combine { id, kind, of } => {
+            let inputs: Vec<Promise<()>> = of
+                .iter()
+                .map(|i| unit(ctx, i).unwrap_or_else(|| Promise::resolve(())))
+                .collect();
+            let named = match kind {
+                Combinator::All => NamedPromise::List(Promise::all(lp, inputs)),
+                Combinator::AllSettled => NamedPromise::Settled(Promise::all_settled(lp, inputs)),
+                Combinator::Race => NamedPromise::Unit(Promise::race(lp, inputs), None),
+                Combinator::Any => NamedPromise::Unit(Promise::any(lp, inputs), None),
+            };
+            ctx.promises.borrow_mut().insert(id.clone(), named);
+        }
+        Op::Async { id, body } => {
+            let (p, r) = Promise::with_resolvers();
+            if let Some(id) = id {
+                ctx.promises
+                    .borrow_mut()
+                    .insert(id.clone(), NamedPromise::Unit(p, None));
+            }
+            let (ctx, body) = (ctx.clone(), body.clone());
+            // Spawning runs the body at once up to its first pending await,
+            // as calling a JavaScript async function does.
+            lp.spawn(async move {
+                let settle = |res: Resolution<()>| with_loop(|lp| r.resolve_with(lp, res));
+                for op in body.iter() {
+                    match op {
+                        Op::Await(target) => {
+                            let awaited = target.as_deref().and_then(|t| awaitable(&ctx, t));
+                            let outcome = match awaited {
+                                Some(f) => f.await,
+                                None => Promise::resolve(()).await,
+                            };
+                            if let Err(e) = outcome {
+                                return settle(Resolution::Reject(e));
+                            }
+                        }
+                        Op::Throw(msg) => return settle(Resolution::Reject(error(msg))),
+                        Op::Return(target) => return settle(returned(&ctx, target)),
+                        other => with_loop(|lp| run_op(lp, &ctx, other)),
+                    }
+                }
+                settle(Resolution::Value(()))
+            });
+        }
+        // Only meaningful at the top level of steps and async bodies, which
+        // `run_step` and the async task handle themselves.
+        Op::Await(_) | Op::Throw(_) | Op::Return(_) => {}
     }
 }
 
@@ -145,4 +278,140 @@ fn remember(ctx: &Ctx, id: &Option<String>, h: Named) {
     if let Some(id) = id {
         ctx.ids.borrow_mut().insert(id.clone(), h);
     }
+}
+
+/// Runs a step body: ops until a `throw` or `return`.
+fn run_step(lp: &mut Loop, ctx: &Rc<Ctx>, block: &Block) -> Flow {
+    for op in block.iter() {
+        match op {
+            Op::Throw(msg) => return Flow::Throw(msg.clone()),
+            Op::Return(id) => return Flow::Return(id.clone()),
+            other => run_op(lp, ctx, other),
+        }
+    }
+    Flow::Done
+}
+
+/// A step's outcome as JavaScript sees the reaction's completion.
+fn step_resolution(lp: &mut Loop, ctx: &Rc<Ctx>, block: &Block) -> Resolution<()> {
+    match run_step(lp, ctx, block) {
+        Flow::Done => Resolution::Value(()),
+        Flow::Throw(msg) => Resolution::Reject(error(&msg)),
+        Flow::Return(id) => returned(ctx, &id),
+    }
+}
+
+/// `return promiseOf(id)`: a promise is followed; a name not created yet is
+/// `undefined`.
+fn returned(ctx: &Ctx, id: &str) -> Resolution<()> {
+    match unit(ctx, id) {
+        Some(q) => Resolution::Adopt(q),
+        None => Resolution::Value(()),
+    }
+}
+
+/// A chain's first link: `Promise.resolve(promiseOf(on)).step(..)`; a
+/// native promise is used as it is, whatever its value type.
+fn chain_start(lp: &mut Loop, ctx: &Rc<Ctx>, on: &str, steps: &[Step]) -> Promise<()> {
+    let start = ctx.promises.borrow().get(on).cloned();
+    let Some(first) = steps.first() else {
+        // `chain` with no steps names the start promise itself.
+        return match start {
+            Some(NamedPromise::Unit(p, _)) => p,
+            _ => Promise::resolve(()),
+        };
+    };
+    match start {
+        Some(NamedPromise::Unit(p, _)) => chain_step(lp, ctx, &p, first),
+        Some(NamedPromise::List(p)) => chain_step(lp, ctx, &p, first),
+        Some(NamedPromise::Settled(p)) => chain_step(lp, ctx, &p, first),
+        None => chain_step(lp, ctx, &Promise::resolve(()), first),
+    }
+}
+
+/// One `then`, `catch` or `finally` on `p`, with JavaScript's semantics.
+fn chain_step<T: Clone + 'static>(
+    lp: &mut Loop,
+    ctx: &Rc<Ctx>,
+    p: &Promise<T>,
+    step: &Step,
+) -> Promise<()> {
+    let (c, c2) = (ctx.clone(), ctx.clone());
+    match step {
+        Step::Then(b) => {
+            let b = b.clone();
+            p.then_with(
+                lp,
+                move |lp, _| step_resolution(lp, &c, &b),
+                |_, e| Resolution::Reject(e),
+            )
+        }
+        Step::Catch(b) => {
+            let b = b.clone();
+            p.then_with(
+                lp,
+                |_, _| Resolution::Value(()),
+                move |lp, _| step_resolution(lp, &c, &b),
+            )
+        }
+        Step::Finally(b) => {
+            let (b, b2) = (b.clone(), b.clone());
+            p.then_with(
+                lp,
+                move |lp, _| finally_body(lp, &c, &b, Ok(())),
+                move |lp, e| finally_body(lp, &c2, &b2, Err(e)),
+            )
+        }
+    }
+}
+
+/// `finally(f)` is `then(v => PromiseResolve(f()).then(() => v), e =>
+/// PromiseResolve(f()).then(() => { throw e }))`: after a normal completion
+/// the outcome passes through a `then` on what `f` returned and is then
+/// followed; a throw rejects at once.
+fn finally_body(
+    lp: &mut Loop,
+    ctx: &Rc<Ctx>,
+    b: &Block,
+    outcome: Result<(), Rejection>,
+) -> Resolution<()> {
+    let result = match run_step(lp, ctx, b) {
+        Flow::Throw(msg) => return Resolution::Reject(error(&msg)),
+        Flow::Return(id) => unit(ctx, &id).unwrap_or_else(|| Promise::resolve(())),
+        Flow::Done => Promise::resolve(()),
+    };
+    let passed = result.then_with(
+        lp,
+        move |_, _| outcome.map_or_else(Resolution::Reject, Resolution::Value),
+        |_, e| Resolution::Reject(e),
+    );
+    Resolution::Adopt(passed)
+}
+
+/// A promise that `resolve.with`, `combine.of` and `return` can use.
+fn unit(ctx: &Ctx, id: &str) -> Option<Promise<()>> {
+    match ctx.promises.borrow().get(id) {
+        Some(NamedPromise::Unit(p, _)) => Some(p.clone()),
+        _ => None,
+    }
+}
+
+/// The resolve functions of a promise made by a `promise` op, if unused
+/// (a second `resolve` or `reject` does nothing, as in JavaScript).
+fn resolver(ctx: &Ctx, id: &str) -> Option<Resolver<()>> {
+    match ctx.promises.borrow().get(id) {
+        Some(NamedPromise::Unit(_, Some(r))) => r.borrow_mut().take(),
+        _ => None,
+    }
+}
+
+type Awaited = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Rejection>>>>;
+
+/// `await promiseOf(id)`, whatever the promise's value type.
+fn awaitable(ctx: &Ctx, id: &str) -> Option<Awaited> {
+    Some(match ctx.promises.borrow().get(id)?.clone() {
+        NamedPromise::Unit(p, _) => Box::pin(p),
+        NamedPromise::List(p) => Box::pin(async move { p.await.map(|_| ()) }),
+        NamedPromise::Settled(p) => Box::pin(async move { p.await.map(|_| ()) }),
+    })
 }

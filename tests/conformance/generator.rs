@@ -43,6 +43,12 @@ pub struct Generator {
     rng: fastrand::Rng,
     labels: u32,
     ids: Vec<String>,
+    /// Promises made by `promise` (which `resolve`/`reject` can settle) and
+    /// by `chain`/`async`; `combine` results go to `combined`, which the
+    /// format keeps out of `resolve.with`, `combine.of` and `return`.
+    settleable: Vec<String>,
+    promises: Vec<String>,
+    combined: Vec<String>,
     dues: Vec<u64>,
     /// Moments the loop's progress depends on the real clock.
     fixed_points: Vec<u64>,
@@ -54,6 +60,9 @@ impl Generator {
             rng: fastrand::Rng::with_seed(seed),
             labels: 0,
             ids: vec![],
+            settleable: vec![],
+            promises: vec![],
+            combined: vec![],
             dues: vec![],
             fixed_points: vec![],
         }
@@ -63,6 +72,9 @@ impl Generator {
     pub fn scenario(&mut self, name: &str) -> String {
         self.labels = 0;
         self.ids.clear();
+        self.settleable.clear();
+        self.promises.clear();
+        self.combined.clear();
         self.dues.clear();
         self.fixed_points = vec![0];
         // Plan main's busy-waits first, so callbacks queued from main know
@@ -154,7 +166,82 @@ impl Generator {
         } else {
             ctx
         };
-        match self.rng.u8(0..10) {
+        // Promise ops that name a promise stay out of interval bodies, like
+        // timer ids.
+        let naming_ok = ctx != Ctx::IntervalBody;
+        match self.rng.u8(0..16) {
+            10 if naming_ok => {
+                let id = format!("p{}", self.promises.len());
+                self.promises.push(id.clone());
+                self.settleable.push(id.clone());
+                json!({ "promise": id })
+            }
+            11 if !self.settleable.is_empty() => {
+                let id = self.pick(&self.settleable.clone());
+                match self.rng.u8(0..3) {
+                    0 => json!({ "reject": { "id": id, "reason": format!("R{}", self.labels) } }),
+                    1 if self.promises.len() > 1 => {
+                        // Not with itself: that is a TypeError whose message
+                        // only V8 words that way.
+                        let others: Vec<String> = self
+                            .promises
+                            .iter()
+                            .filter(|p| **p != id)
+                            .cloned()
+                            .collect();
+                        json!({ "resolve": { "id": id, "with": self.pick(&others) } })
+                    }
+                    _ => json!({ "resolve": { "id": id } }),
+                }
+            }
+            12 => {
+                let on = self.any_promise();
+                let steps: Vec<Value> = (0..self.rng.usize(1..=3))
+                    .map(|_| {
+                        let kind = ["then", "catch", "finally"][self.rng.usize(0..3)];
+                        let mut b = self.block(d, queued, deferred_t);
+                        self.maybe_end(&mut b);
+                        json!({ kind: b })
+                    })
+                    .collect();
+                let mut v = json!({ "on": on, "steps": steps });
+                if naming_ok && self.rng.bool() {
+                    let id = format!("p{}", self.promises.len());
+                    self.promises.push(id.clone());
+                    v["id"] = json!(id);
+                }
+                json!({ "chain": v })
+            }
+            13 => {
+                let mut body = Vec::new();
+                for _ in 0..self.rng.usize(1..=3) {
+                    body.push(self.label());
+                    let target = if self.rng.u8(0..3) == 0 {
+                        Value::Null
+                    } else {
+                        json!(self.any_promise())
+                    };
+                    body.push(json!({ "await": target }));
+                }
+                body.push(self.label());
+                self.maybe_end(&mut body);
+                let mut v = json!({ "do": body });
+                if naming_ok && self.rng.bool() {
+                    let id = format!("p{}", self.promises.len());
+                    self.promises.push(id.clone());
+                    v["id"] = json!(id);
+                }
+                json!({ "async": v })
+            }
+            14 if naming_ok && !self.promises.is_empty() => {
+                let of: Vec<String> = (0..self.rng.usize(1..=3))
+                    .map(|_| self.pick(&self.promises.clone()))
+                    .collect();
+                let kind = ["all", "allSettled", "race", "any"][self.rng.usize(0..4)];
+                let id = format!("c{}", self.combined.len());
+                self.combined.push(id.clone());
+                json!({ "combine": { "id": id, "kind": kind, "of": of } })
+            }
             0 => self.label(),
             1 => json!({ "nextTick": self.block(d, queued, deferred_t) }),
             2 => json!({ "microtask": self.block(d, queued, deferred_t) }),
@@ -209,6 +296,33 @@ impl Generator {
                 };
                 json!({ "clear": target })
             }
+        }
+    }
+}
+
+impl Generator {
+    fn pick(&mut self, from: &[String]) -> String {
+        from[self.rng.usize(0..from.len())].clone()
+    }
+
+    /// A promise to chain on or await: any kind, or a name never created.
+    fn any_promise(&mut self) -> String {
+        let n = self.promises.len() + self.combined.len();
+        match self.rng.usize(0..=n) {
+            i if i < self.promises.len() => self.promises[i].clone(),
+            i if i < n => self.combined[i - self.promises.len()].clone(),
+            _ => "none".to_string(),
+        }
+    }
+
+    /// Maybe ends a step or async body with a `throw` or a `return`.
+    fn maybe_end(&mut self, body: &mut Vec<Value>) {
+        match self.rng.u8(0..4) {
+            0 => body.push(json!({ "throw": format!("E{}", self.labels) })),
+            1 if !self.promises.is_empty() => {
+                body.push(json!({ "return": self.pick(&self.promises.clone()) }))
+            }
+            _ => {}
         }
     }
 }
