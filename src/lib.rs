@@ -65,7 +65,7 @@ pub mod scenario;
 
 pub use crate::async_handle::{Async, AsyncClosed, AsyncSender};
 pub use crate::awaitable::{run_work, sleep, Sleep, Work};
-pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback};
+pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback, WorkFuture};
 pub use crate::core::poll::{IoWatcher, Ready};
 pub use crate::core::timers::Timer;
 pub use crate::core::watchers::{Check, Idle, Prepare};
