@@ -673,5 +673,40 @@ fn dropping_a_future_whose_job_is_running_lets_it_finish_and_drops_the_result() 
 #[test]
 #[should_panic(expected = "no loop is polling this future")]
 fn calling_outside_a_task_is_a_clear_misuse() {
-    let _ = fsp::stat("/");
+    drop(fsp::stat("/"));
+}
+
+/// The example of docs/async.md ("fs and dns awaitables"), run.
+async fn backup(path: PathBuf) -> io::Result<u64> {
+    let bak = path.with_extension("bak");
+    fsp::copy_file(&path, &bak, false).await?;
+    Ok(fsp::stat(&bak).await?.len())
+}
+
+#[test]
+fn the_docs_example_runs_as_a_task_and_as_a_promise() {
+    let d = TempDir::new("docs");
+    let p = d.join("config.json");
+    std::fs::write(&p, "{\"a\":1}").unwrap();
+    let q = p.clone();
+    let (len, addrs) = run(async move {
+        let len = backup(q).await.unwrap();
+        let addrs = nodeloop::dns::promises::lookup("localhost", nodeloop::dns::Family::V4)
+            .await
+            .unwrap();
+        (len, addrs)
+    });
+    assert_eq!(len, 7);
+    assert_eq!(std::fs::read(d.join("config.bak")).unwrap(), b"{\"a\":1}");
+    assert!(addrs.iter().all(|a| a.is_loopback() && a.is_ipv4()));
+
+    let mut lp = Loop::new();
+    let ok = nodeloop::Promise::from_future(&mut lp, backup(p));
+    let missing = nodeloop::Promise::from_future(&mut lp, backup(d.join("none")));
+    missing.catch(&mut lp, |_, _| 0);
+    lp.run_default();
+    assert_eq!(ok.peek().unwrap().unwrap(), 7);
+    let e = missing.peek().unwrap().unwrap_err();
+    let e = e.downcast_ref::<io::Error>().unwrap();
+    assert_eq!(FsError::of(e).unwrap().code(), "ENOENT");
 }
