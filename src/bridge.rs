@@ -164,7 +164,7 @@ impl Loop {
 /// });
 /// assert!(!lp.run_default());
 /// ```
-#[must_use = "the operation runs anyway; drop the future to cancel it if it is still queued"]
+#[must_use = "dropping it at once cancels the operation if no worker has started it"]
 pub struct WorkFuture<T> {
     inner: FromCallback<T>,
     request: Option<(WorkRequest, Weak<Wake>)>,

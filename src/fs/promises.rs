@@ -49,6 +49,17 @@ use crate::{current, Loop, WorkRequest};
 
 /// The future every call here returns: the callback form's
 /// [`io::Result`], awaited.
+///
+/// ```
+/// use nodeloop::{fs, fs::promises::FsFuture, Loop};
+/// let mut lp = Loop::new();
+/// let p = lp.spawn(async {
+///     let fut: FsFuture<Vec<u8>> = fs::promises::read_file("/dev/null");
+///     fut.await.unwrap().len()
+/// }).into_promise(&mut lp);
+/// lp.run_default();
+/// assert_eq!(p.peek().unwrap().unwrap(), 0);
+/// ```
 pub type FsFuture<T> = WorkFuture<io::Result<T>>;
 
 /// Starts a callback-form call on the current task's loop.
