@@ -1,7 +1,8 @@
 //! Node's `dns.lookup`: name resolution through the system resolver
 //! (`getaddrinfo(3)`, so `/etc/hosts` and NSS apply), on the thread pool as
 //! slow I/O: at most half the workers resolve at once, so a stalled
-//! resolver cannot starve file and CPU work.
+//! resolver cannot starve file and CPU work. [`promises::lookup`] is its
+//! awaitable form (Node's `dns/promises`).
 //!
 //! ```
 //! use nodeloop::{dns, Loop};
@@ -19,7 +20,9 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::threadpool::Class;
-use crate::Loop;
+use crate::{Loop, WorkRequest};
+
+pub mod promises;
 
 /// Which addresses to ask for (Node's `family` option: 0, 4 or 6).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -147,14 +150,25 @@ pub fn lookup(
     family: Family,
     cb: impl FnOnce(&mut Loop, io::Result<Vec<IpAddr>>) + 'static,
 ) {
+    start_lookup(lp, host, family, cb);
+}
+
+/// [`lookup`], returning the pool request when there is one (not for an IP
+/// literal), so that an awaitable form can cancel it while it is queued.
+fn start_lookup(
+    lp: &mut Loop,
+    host: &str,
+    family: Family,
+    cb: impl FnOnce(&mut Loop, io::Result<Vec<IpAddr>>) + 'static,
+) -> Option<WorkRequest> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         lp.next_tick(move |lp| cb(lp, Ok(vec![ip])));
-        return;
+        return None;
     }
     let job = getaddrinfo(host.to_owned(), family);
-    lp.submit_work(Class::SlowIo, job, move |lp, r| {
+    Some(lp.submit_work(Class::SlowIo, job, move |lp, r| {
         cb(lp, r.unwrap_or_else(|e| Err(e.into())))
-    });
+    }))
 }
 
 /// The blocking lookup, as a pool job (shared with any other API form).

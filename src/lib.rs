@@ -12,7 +12,8 @@
 //!   [`Loop::set_timeout`], [`Loop::set_interval`], [`Loop::set_immediate`],
 //!   drained and ordered as Node does.
 //! - A thread pool ([`Loop::queue_work`]) whose completions come back in the
-//!   poll phase; Node's file system ([`fs`]) and `dns.lookup` ([`dns`]) on it.
+//!   poll phase; Node's file system ([`fs`]) and `dns.lookup` ([`dns`]) on it,
+//!   each call also awaitable ([`fs::promises`], [`dns::promises`]).
 //! - A virtual clock for deterministic tests ([`LoopBuilder::virtual_clock`]).
 //! - Promises with JavaScript's microtask timing ([`Promise`]), Rust futures
 //!   driven as microtasks ([`Loop::spawn`], [`with_loop`]), awaitable timers
@@ -65,7 +66,7 @@ pub mod scenario;
 
 pub use crate::async_handle::{Async, AsyncClosed, AsyncSender};
 pub use crate::awaitable::{run_work, sleep, Sleep, Work};
-pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback};
+pub use crate::bridge::{promisify, Completer, FromCallback, NodeCallback, WorkFuture};
 pub use crate::core::poll::{IoWatcher, Ready};
 pub use crate::core::timers::Timer;
 pub use crate::core::watchers::{Check, Idle, Prepare};

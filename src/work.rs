@@ -6,7 +6,7 @@ use std::cell::UnsafeCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use slab::Slab;
@@ -312,6 +312,20 @@ impl Loop {
         });
         q.wake.wake();
         Ok(())
+    }
+
+    /// A token naming this loop's pool queue, for code holding a
+    /// [`WorkRequest`] away from the loop: request keys are per loop, so a
+    /// request must only ever be cancelled on the loop that issued it.
+    pub(crate) fn work_owner(&self) -> Weak<Wake> {
+        Arc::downgrade(&self.work.wake)
+    }
+
+    /// Whether `owner` (from [`Loop::work_owner`]) names this loop. The weak
+    /// reference keeps the allocation, so its address is never reused by
+    /// another loop while the token exists.
+    pub(crate) fn owns_work(&self, owner: &Weak<Wake>) -> bool {
+        std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&self.work.wake))
     }
 
     /// Number of thread-pool workers this loop uses.

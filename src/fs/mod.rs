@@ -12,6 +12,9 @@
 //! the [`WorkRequest`], so it can be cancelled while it waits for a worker
 //! ([`Loop::cancel_work`]); the callback then gets an `Interrupted` error.
 //!
+//! Every call also has an awaitable form in [`promises`] (Node's
+//! `fs/promises`), built on the callback form here.
+//!
 //! ```
 //! use nodeloop::{fs, Loop};
 //! use std::{cell::RefCell, rc::Rc};
@@ -35,6 +38,7 @@
 mod error;
 mod fd;
 pub(crate) mod ops;
+pub mod promises;
 
 use std::fs::Metadata;
 use std::io;
