@@ -163,7 +163,7 @@ where
         let failed = out.is_err();
         let unconsumed = slot::Slot::complete(&this.slot, lp, out);
         if failed && unconsumed {
-            lp.rejections.track(this.slot.clone());
+            lp.rejections.track(Box::new(this.slot.clone()));
         }
     }
 }

@@ -127,7 +127,7 @@ impl<O: 'static> Slot<O> {
     }
 }
 
-impl<T: 'static> Tracked for Slot<Result<T, Rejection>> {
+impl<T: 'static> Tracked for Rc<Slot<Result<T, Rejection>>> {
     fn unhandled(&self) -> Option<Rejection> {
         if self.handled.get() {
             return None;
