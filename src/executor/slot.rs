@@ -64,27 +64,31 @@ impl<O: 'static> Slot<O> {
     /// Stores the result and hands it on: to the callback at once, or to the
     /// awaiting task by waking it. Returns whether nobody consumes it yet.
     pub(crate) fn complete(this: &Rc<Slot<O>>, lp: &mut Loop, out: O) -> bool {
-        let old = std::mem::replace(&mut *this.state.borrow_mut(), State::Taken);
-        match old {
-            State::Waiting(Waiter::Callback(f)) => {
-                f(lp, out);
-                false
+        let mut st = this.state.borrow_mut();
+        match &*st {
+            // The common cases write the result in place.
+            State::Waiting(Waiter::Nobody) => {
+                *st = State::Done(out);
+                !this.handled.get()
             }
-            State::Waiting(w) => {
-                *this.state.borrow_mut() = State::Done(out);
-                match w {
-                    Waiter::Waker(w) => {
-                        current::enter(lp, || w.wake());
-                        false
-                    }
-                    _ => !this.handled.get(),
+            State::Waiting(Waiter::Waker(_)) => {
+                let old = std::mem::replace(&mut *st, State::Done(out));
+                drop(st);
+                if let State::Waiting(Waiter::Waker(w)) = old {
+                    current::enter(lp, || w.wake());
                 }
-            }
-            done => {
-                // Completed twice: keep the first result.
-                *this.state.borrow_mut() = done;
                 false
             }
+            State::Waiting(Waiter::Callback(_)) => {
+                let old = std::mem::replace(&mut *st, State::Taken);
+                drop(st);
+                if let State::Waiting(Waiter::Callback(f)) = old {
+                    f(lp, out);
+                }
+                false
+            }
+            // Completed twice: keep the first result.
+            State::Done(_) | State::Taken => false,
         }
     }
 

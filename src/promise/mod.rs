@@ -54,13 +54,16 @@ enum Reactions<T> {
 }
 
 impl<T> Reactions<T> {
+    #[inline]
     fn push(&mut self, r: Reaction<T>) {
-        *self = match std::mem::replace(self, Reactions::None) {
-            Reactions::None => Reactions::One(r),
-            Reactions::One(first) => Reactions::Many(vec![first, r]),
-            Reactions::Many(mut v) => {
-                v.push(r);
-                Reactions::Many(v)
+        // In place: the common first reaction is one store.
+        match self {
+            Reactions::None => *self = Reactions::One(r),
+            Reactions::Many(v) => v.push(r),
+            Reactions::One(_) => {
+                if let Reactions::One(first) = std::mem::replace(self, Reactions::None) {
+                    *self = Reactions::Many(vec![first, r]);
+                }
             }
         }
     }
