@@ -244,10 +244,8 @@ impl Loop {
         let entry = ex.tasks.vacant_entry();
         let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
         let waker = match ex.spare_wakers.pop() {
-            Some(mut w) => {
-                Arc::get_mut(&mut w)
-                    .expect("spare wakers are unshared")
-                    .reuse(key, gen);
+            Some(w) => {
+                w.reuse(key, gen);
                 w
             }
             None => {
@@ -385,13 +383,18 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         Ok(Poll::Ready(())) => None,
         Err(payload) => Some(Rejection::from_panic(payload)),
     };
-    let mut t = lp.executor.tasks.remove(key as usize);
+    let TaskSlot {
+        run: own,
+        waker,
+        refd,
+        ..
+    } = lp.executor.tasks.remove(key as usize);
     // Late wakes of a finished task find the flag set and stop there.
-    t.waker.notified.store(true, Ordering::Release);
-    if Arc::get_mut(&mut t.waker).is_some() && lp.executor.spare_wakers.len() < SPARE_WAKERS {
-        lp.executor.spare_wakers.push(t.waker.clone());
+    waker.notified.store(true, Ordering::Release);
+    if lp.executor.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
+        lp.executor.spare_wakers.push(waker);
     }
-    if t.refd {
+    if refd {
         let before = lp.executor.refd;
         lp.executor.refd -= 1;
         lp.update_task_ref(before);
@@ -400,5 +403,5 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     // The future's destructor may use the loop (cancel a timer); a panic in
     // it has nowhere better to go than the loop's panic policy.
     // SAFETY: the task is out of the slab, so nothing polls it any more.
-    lp.invoke(|lp| current::enter(lp, || unsafe { t.run.drop_future() }));
+    lp.invoke(|lp| current::enter(lp, || unsafe { own.drop_future() }));
 }
