@@ -111,11 +111,10 @@ impl TaskWaker {
         }
         let id = self.id.load(Ordering::Relaxed);
         let (key, gen) = (id as u32, (id >> 32) as u32);
-        let local = current::with_loop_if(
+        if current::queue_microtask_if(
             |lp| lp.executor.owns(&self.remote),
-            |lp| lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
-        );
-        if local.is_some() {
+            move |lp| poll_task(lp, key, gen),
+        ) {
             return;
         }
         if thread::current().id() == self.remote.loop_thread {
