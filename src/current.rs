@@ -91,18 +91,26 @@ pub fn with_loop<R>(f: impl FnOnce(&mut Loop) -> R) -> R {
     }
 }
 
-/// Whether the loop lent on this thread is `lp`'s executor identity, decided
-/// by `same`, and if so runs `f` with it.
+/// Queues `task` as a microtask on the loop lent on this thread, if there
+/// is one and `same` accepts it; returns whether it did. A waker's hot path:
+/// one thread-local access, and the loan stays in its slot, because the
+/// push runs no code that could borrow it again.
 #[inline]
-pub(crate) fn with_loop_if<R>(
+pub(crate) fn queue_microtask_if(
     same: impl FnOnce(&Loop) -> bool,
-    f: impl FnOnce(&mut Loop) -> R,
-) -> Option<R> {
-    let ptr = CURRENT.with(|c| c.get())?;
-    // SAFETY: as in `try_with_loop`; the shared borrow ends before the slot
-    // is emptied for the exclusive one.
-    if !same(unsafe { ptr.as_ref() }) {
-        return None;
+    task: impl FnOnce(&mut Loop) + 'static,
+) -> bool {
+    let Some(ptr) = CURRENT.with(|c| c.get()) else {
+        return false;
+    };
+    // SAFETY: the pointer was lent by `enter`, whose caller cannot use its
+    // `&mut Loop` until `enter` returns; while the slot holds it, no
+    // `with_loop` reborrow is live either (one would have emptied the
+    // slot). This borrow ends before any other code runs.
+    let lp = unsafe { &mut *ptr.as_ptr() };
+    if !same(lp) {
+        return false;
     }
-    try_with_loop(f)
+    lp.queue_microtask(task);
+    true
 }

@@ -4,8 +4,9 @@
 //! Ticks, microtasks and immediates are queued by the million; a `Box<dyn
 //! FnOnce>` per callback would make the allocator the bottleneck (a chained
 //! `next_tick` would cost a `malloc` and a `free` each). Most callbacks capture
-//! a pointer or two (an `Rc`, a counter), so a task keeps closures of up to
-//! three words inline and boxes only larger ones.
+//! a pointer or two (an `Rc`, a counter; a promise reaction holds two fat
+//! `Rc`s), so a task keeps closures of up to four words inline and boxes
+//! only larger ones.
 
 use std::mem::{self, ManuallyDrop, MaybeUninit};
 use std::ptr;
@@ -13,7 +14,7 @@ use std::ptr;
 use crate::Loop;
 
 /// Inline capacity in machine words.
-const WORDS: usize = 3;
+const WORDS: usize = 4;
 type Storage = [MaybeUninit<usize>; WORDS];
 
 struct VTable {

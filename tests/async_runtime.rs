@@ -841,3 +841,101 @@ fn a_wake_from_a_plain_callback_is_polled_in_that_callbacks_drain() {
         ]
     );
 }
+
+#[test]
+fn a_stale_waker_does_not_wake_the_task_that_reuses_its_slot() {
+    let mut lp = Loop::new();
+    let old = Probe::default();
+    old.done.set(true);
+    lp.spawn(old.clone());
+    lp.run_default();
+    // The finished task's waker is still held (by `old`), so the executor
+    // must not hand it to a later task.
+    let stale = old.waker.borrow().clone().unwrap();
+    let new = Probe::default();
+    let _h = lp.spawn(new.clone());
+    assert_eq!(new.polls.get(), 1);
+    stale.wake_by_ref();
+    lp.spawn(async move { stale.wake() });
+    lp.run_default();
+    assert_eq!(new.polls.get(), 1, "a stale wake polled another task");
+    // The new task's own waker still works.
+    new.done.set(true);
+    new.waker.borrow().clone().unwrap().wake();
+    lp.run_default();
+    assert_eq!(new.polls.get(), 2);
+}
+
+#[test]
+fn spawned_tasks_reuse_wakers_without_crosstalk() {
+    // Many short tasks, each finishing in its first poll (their wakers go
+    // back to the spare list), interleaved with one waiting task whose
+    // waker must keep naming it.
+    let mut lp = Loop::new();
+    let waiting = Probe::default();
+    let h = lp.spawn(waiting.clone());
+    let w = waiting.waker.borrow().clone().unwrap();
+    let sum = lp
+        .spawn(async move {
+            let mut sum = 0u64;
+            for i in 0..1000u64 {
+                sum += spawn(async move { i }).await.unwrap();
+            }
+            sum
+        })
+        .into_promise(&mut lp);
+    lp.run_default();
+    assert_eq!(sum.peek().unwrap().unwrap(), 999 * 1000 / 2);
+    assert_eq!(waiting.polls.get(), 1);
+    waiting.done.set(true);
+    w.wake();
+    lp.run_default();
+    assert!(h.is_finished());
+    assert_eq!(waiting.polls.get(), 2);
+}
+
+#[test]
+fn an_unfinished_future_is_dropped_with_its_loop_even_if_its_handle_lives() {
+    struct Guard(Rc<Cell<bool>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let dropped = Rc::new(Cell::new(false));
+    let g = Guard(dropped.clone());
+    let mut lp = Loop::new();
+    let handle = lp.spawn(async move {
+        let _g = g;
+        std::future::pending::<()>().await
+    });
+    assert!(!dropped.get());
+    drop(lp);
+    assert!(dropped.get(), "the future outlived its loop");
+    assert!(!handle.is_finished());
+}
+
+/// Counts its clones.
+struct Counted(Rc<Cell<u32>>);
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.0.set(self.0.get() + 1);
+        Counted(self.0.clone())
+    }
+}
+
+#[test]
+fn a_reaction_holding_the_last_handle_gets_the_value_moved_not_cloned() {
+    let clones = Rc::new(Cell::new(0));
+    let mut lp = Loop::new();
+    // No handle to the first promise survives `then`: the value moves.
+    let p = Promise::resolve(Counted(clones.clone())).then(&mut lp, |_, c| c);
+    lp.run_default();
+    assert_eq!(clones.get(), 0);
+    // With another handle alive (or a second reaction), it is cloned.
+    let q = Promise::resolve(Counted(clones.clone()));
+    let r = q.then(&mut lp, |_, c| c);
+    lp.run_default();
+    assert_eq!(clones.get(), 1);
+    assert!(p.peek().is_some() && r.peek().is_some() && q.peek().is_some());
+}

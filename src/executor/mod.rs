@@ -23,10 +23,12 @@ mod join;
 pub(crate) mod slot;
 mod waker;
 
+use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -43,20 +45,29 @@ pub use join::JoinHandle;
 pub(crate) use waker::any_parked;
 use waker::{Remote, TaskWaker};
 
-/// A spawned future with its result slot, type-erased.
+/// A spawned future in its result slot's allocation, type-erased.
 trait Run {
     /// Polls the future; on completion keeps the output for `finish`.
-    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()>;
+    ///
+    /// # Safety
+    /// Not re-entrant: the caller polls one task at most once at a time.
+    unsafe fn poll_run(&self, cx: &mut Context<'_>) -> Poll<()>;
     /// Delivers the output, or `failure` when the poll panicked.
-    fn finish(self: Pin<&mut Self>, lp: &mut Loop, failure: Option<Rejection>);
+    fn finish(self: Rc<Self>, lp: &mut Loop, failure: Option<Rejection>);
+    /// Drops the future in place (it is pinned there).
+    ///
+    /// # Safety
+    /// Not while the future is being polled.
+    unsafe fn drop_future(&self);
 }
 
 struct TaskSlot {
     gen: u32,
-    /// The future; `None` while it is being polled.
-    run: Option<Pin<Box<dyn Run>>>,
+    run: Rc<dyn Run>,
     waker: Arc<TaskWaker>,
     refd: bool,
+    /// Being polled: a nested request only marks `repoll`.
+    polling: bool,
     /// Asked to poll while already polling (only through a nested `run`).
     repoll: bool,
 }
@@ -129,41 +140,62 @@ fn remote_wakes(lp: &mut Loop) -> Arc<Remote> {
     remote
 }
 
-struct Spawned<F: Future> {
-    fut: F,
-    output: Option<F::Output>,
-    slot: std::rc::Rc<slot::Slot<Result<F::Output, Rejection>>>,
+/// A task's future and, once it is done, its output until delivered.
+struct Body<F: Future> {
+    /// `None` once dropped. Pinned: never moved out of the allocation.
+    fut: UnsafeCell<Option<F>>,
+    out: Cell<Option<F::Output>>,
 }
 
-impl<F: Future> Run for Spawned<F>
+type TaskCell<F> = slot::Slot<Result<<F as Future>::Output, Rejection>, Body<F>>;
+
+impl<F: Future + 'static> Run for TaskCell<F>
 where
     F::Output: 'static,
 {
-    fn poll_run(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: `fut` is structurally pinned (never moved out of the
-        // pinned box); `output` is not.
-        let this = unsafe { self.get_unchecked_mut() };
-        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
-        match fut.poll(cx) {
+    unsafe fn poll_run(&self, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: the caller excludes a concurrent poll or drop, so this is
+        // the only reference into `fut`; the future is never moved (the
+        // allocation outlives it and `drop_future` drops it in place).
+        let Some(fut) = (unsafe { &mut *self.tail.fut.get() }) else {
+            return Poll::Ready(());
+        };
+        match unsafe { Pin::new_unchecked(fut) }.poll(cx) {
             Poll::Ready(v) => {
-                this.output = Some(v);
+                self.tail.out.set(Some(v));
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
         }
     }
 
-    fn finish(self: Pin<&mut Self>, lp: &mut Loop, failure: Option<Rejection>) {
-        // SAFETY: only the unpinned fields are touched.
-        let this = unsafe { self.get_unchecked_mut() };
+    fn finish(self: Rc<Self>, lp: &mut Loop, failure: Option<Rejection>) {
         let out = match failure {
             Some(e) => Err(e),
-            None => Ok(this.output.take().expect("output of a finished task")),
+            None => Ok(self.tail.out.take().expect("output of a finished task")),
         };
         let failed = out.is_err();
-        let unconsumed = slot::Slot::complete(&this.slot, lp, out);
+        let this: Rc<slot::Slot<Result<F::Output, Rejection>>> = self;
+        let unconsumed = slot::Slot::complete(&this, lp, out);
         if failed && unconsumed {
-            lp.rejections.track(this.slot.clone());
+            lp.rejections.track(Box::new(this));
+        }
+    }
+
+    unsafe fn drop_future(&self) {
+        // SAFETY: no poll is running (the caller's promise); dropping in
+        // place keeps the pinning guarantee.
+        unsafe { *self.tail.fut.get() = None };
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // A `JoinHandle` shares the future's allocation; the future itself
+        // goes with the loop, as a boxed one would.
+        for (_, t) in self.tasks.iter() {
+            // SAFETY: nothing is polled while the loop is dropped.
+            unsafe { t.run.drop_future() };
         }
     }
 }
@@ -206,17 +238,14 @@ impl Loop {
         if self.executor.remote.is_none() {
             remote_wakes(self);
         }
-        let slot = slot::Slot::new();
         let ex = &mut self.executor;
         ex.next_gen = ex.next_gen.wrapping_add(1);
         let gen = ex.next_gen;
         let entry = ex.tasks.vacant_entry();
         let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
         let waker = match ex.spare_wakers.pop() {
-            Some(mut w) => {
-                Arc::get_mut(&mut w)
-                    .expect("spare wakers are unshared")
-                    .reuse(key, gen);
+            Some(w) => {
+                w.reuse(key, gen);
                 w
             }
             None => {
@@ -224,17 +253,19 @@ impl Loop {
                 Arc::new(TaskWaker::new(key, gen, remote))
             }
         };
+        let cell: Rc<TaskCell<F>> = slot::Slot::with_tail(Body {
+            fut: UnsafeCell::new(Some(fut)),
+            out: Cell::new(None),
+        });
         entry.insert(TaskSlot {
             gen,
-            run: Some(Box::pin(Spawned {
-                fut,
-                output: None,
-                slot: slot.clone(),
-            })),
+            run: cell.clone(),
             waker,
             refd: false,
+            polling: false,
             repoll: false,
         });
+        let slot: Rc<slot::Slot<Result<F::Output, Rejection>>> = cell;
         poll_task(self, key, gen);
         JoinHandle::new(slot, key, gen)
     }
@@ -320,10 +351,12 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     else {
         return; // finished: a late wake
     };
-    let Some(mut run) = t.run.take() else {
+    if t.polling {
         t.repoll = true;
         return;
-    };
+    }
+    t.polling = true;
+    let run = t.run.clone();
     t.waker.notified.store(false, Ordering::Release);
     // A waker that borrows the slot's strong reference instead of taking
     // one (saves an atomic increment and decrement per poll). The slot, and
@@ -334,12 +367,13 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
     let mut cx = Context::from_waker(&waker);
     let r = current::enter(lp, || {
-        panic::catch_unwind(AssertUnwindSafe(|| run.as_mut().poll_run(&mut cx)))
+        // SAFETY: `polling` excludes a nested poll of this task.
+        panic::catch_unwind(AssertUnwindSafe(|| unsafe { run.poll_run(&mut cx) }))
     });
     let failure = match r {
         Ok(Poll::Pending) => {
             if let Some(t) = lp.executor.tasks.get_mut(key as usize) {
-                t.run = Some(run);
+                t.polling = false;
                 if std::mem::take(&mut t.repoll) {
                     lp.queue_microtask(move |lp| poll_task(lp, key, gen));
                 }
@@ -349,19 +383,25 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         Ok(Poll::Ready(())) => None,
         Err(payload) => Some(Rejection::from_panic(payload)),
     };
-    let mut t = lp.executor.tasks.remove(key as usize);
+    let TaskSlot {
+        run: own,
+        waker,
+        refd,
+        ..
+    } = lp.executor.tasks.remove(key as usize);
     // Late wakes of a finished task find the flag set and stop there.
-    t.waker.notified.store(true, Ordering::Release);
-    if Arc::get_mut(&mut t.waker).is_some() && lp.executor.spare_wakers.len() < SPARE_WAKERS {
-        lp.executor.spare_wakers.push(t.waker.clone());
+    waker.notified.store(true, Ordering::Release);
+    if lp.executor.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
+        lp.executor.spare_wakers.push(waker);
     }
-    if t.refd {
+    if refd {
         let before = lp.executor.refd;
         lp.executor.refd -= 1;
         lp.update_task_ref(before);
     }
-    run.as_mut().finish(lp, failure);
+    run.finish(lp, failure);
     // The future's destructor may use the loop (cancel a timer); a panic in
     // it has nowhere better to go than the loop's panic policy.
-    lp.invoke(|lp| current::enter(lp, move || drop(run)));
+    // SAFETY: the task is out of the slab, so nothing polls it any more.
+    lp.invoke(|lp| current::enter(lp, || unsafe { own.drop_future() }));
 }

@@ -1,6 +1,9 @@
 //! A one-shot result cell shared by a producer on the loop thread (a task
 //! finishing, a callback API completing) and one consumer: an `await`, or a
 //! callback that takes the result synchronously (conversion to a promise).
+//!
+//! A spawned task's future lives in the same allocation, after the state
+//! (the erased `tail`), so a spawn costs one allocation.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -25,46 +28,67 @@ enum State<O> {
     Taken,
 }
 
-pub(crate) struct Slot<O> {
+pub(crate) struct Slot<O, X: ?Sized = dyn Tail> {
     state: RefCell<State<O>>,
     /// A consumer has registered (for unhandled-rejection reports).
     handled: Cell<bool>,
     reported: Cell<bool>,
+    /// What else shares the allocation (the producing task's future).
+    pub(crate) tail: X,
 }
 
+/// Anything stored after a slot's state; only its destructor is used.
+pub(crate) trait Tail {}
+impl<X> Tail for X {}
+
 impl<O: 'static> Slot<O> {
+    /// A waiting slot.
     pub(crate) fn new() -> Rc<Slot<O>> {
+        Slot::with_tail(())
+    }
+}
+
+impl<O> Slot<O> {
+    /// A waiting slot with `tail` in the same allocation.
+    pub(crate) fn with_tail<X>(tail: X) -> Rc<Slot<O, X>> {
         Rc::new(Slot {
             state: RefCell::new(State::Waiting(Waiter::Nobody)),
             handled: Cell::new(false),
             reported: Cell::new(false),
+            tail,
         })
     }
+}
 
+impl<O: 'static> Slot<O> {
     /// Stores the result and hands it on: to the callback at once, or to the
     /// awaiting task by waking it. Returns whether nobody consumes it yet.
     pub(crate) fn complete(this: &Rc<Slot<O>>, lp: &mut Loop, out: O) -> bool {
-        let old = std::mem::replace(&mut *this.state.borrow_mut(), State::Taken);
-        match old {
-            State::Waiting(Waiter::Callback(f)) => {
-                f(lp, out);
-                false
+        let mut st = this.state.borrow_mut();
+        match &*st {
+            // The common cases write the result in place.
+            State::Waiting(Waiter::Nobody) => {
+                *st = State::Done(out);
+                !this.handled.get()
             }
-            State::Waiting(w) => {
-                *this.state.borrow_mut() = State::Done(out);
-                match w {
-                    Waiter::Waker(w) => {
-                        current::enter(lp, || w.wake());
-                        false
-                    }
-                    _ => !this.handled.get(),
+            State::Waiting(Waiter::Waker(_)) => {
+                let old = std::mem::replace(&mut *st, State::Done(out));
+                drop(st);
+                if let State::Waiting(Waiter::Waker(w)) = old {
+                    current::enter(lp, || w.wake());
                 }
-            }
-            done => {
-                // Completed twice: keep the first result.
-                *this.state.borrow_mut() = done;
                 false
             }
+            State::Waiting(Waiter::Callback(_)) => {
+                let old = std::mem::replace(&mut *st, State::Taken);
+                drop(st);
+                if let State::Waiting(Waiter::Callback(f)) = old {
+                    f(lp, out);
+                }
+                false
+            }
+            // Completed twice: keep the first result.
+            State::Done(_) | State::Taken => false,
         }
     }
 
@@ -127,7 +151,7 @@ impl<O: 'static> Slot<O> {
     }
 }
 
-impl<T: 'static> Tracked for Slot<Result<T, Rejection>> {
+impl<T: 'static> Tracked for Rc<Slot<Result<T, Rejection>>> {
     fn unhandled(&self) -> Option<Rejection> {
         if self.handled.get() {
             return None;

@@ -13,7 +13,7 @@
 //!   `mio::Waker`.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
 use std::thread::{self, ThreadId};
@@ -63,8 +63,10 @@ pub(crate) struct Remote {
 }
 
 pub(crate) struct TaskWaker {
-    key: u32,
-    gen: u32,
+    /// The task's slab key (low half) and generation (high half). Atomic
+    /// only so that a spare waker can be readied through a shared `Arc`
+    /// without `Arc::get_mut`'s compare-and-swap; see [`TaskWaker::reuse`].
+    id: AtomicU64,
     /// A poll is queued (or the task is finished).
     pub(crate) notified: AtomicBool,
     remote: Arc<Remote>,
@@ -73,32 +75,46 @@ pub(crate) struct TaskWaker {
 impl TaskWaker {
     pub(crate) fn new(key: u32, gen: u32, remote: Arc<Remote>) -> TaskWaker {
         TaskWaker {
-            key,
-            gen,
+            id: AtomicU64::new(pack(key, gen)),
             // The spawn polls at once.
             notified: AtomicBool::new(true),
             remote,
         }
     }
 
-    /// Readies a finished task's waker, which nobody else holds any more,
-    /// for a new task: saves an allocation per spawn.
-    pub(crate) fn reuse(&mut self, key: u32, gen: u32) {
-        self.key = key;
-        self.gen = gen;
-        *self.notified.get_mut() = true;
+    /// Readies a finished task's waker for a new task: saves an allocation
+    /// per spawn. The caller holds the only `Arc` (checked with
+    /// [`TaskWaker::unshared`] when it was put aside), so no other thread
+    /// reads these fields meanwhile; relaxed stores suffice.
+    pub(crate) fn reuse(&self, key: u32, gen: u32) {
+        self.id.store(pack(key, gen), Ordering::Relaxed);
+        self.notified.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether `this` is the only handle (no clone of the waker survives):
+    /// then it can be reused. Two plain loads instead of a compare-and-swap.
+    pub(crate) fn unshared(this: &Arc<TaskWaker>) -> bool {
+        // No weak references to a `TaskWaker` are ever made, so the strong
+        // count alone decides. The fence pairs with the release decrement
+        // of a clone dropped on another thread: its reads of `id` happen
+        // before our reuse writes it.
+        let alone = Arc::strong_count(this) == 1;
+        if alone {
+            std::sync::atomic::fence(Ordering::Acquire);
+        }
+        alone
     }
 
     fn schedule(&self) {
         if self.notified.swap(true, Ordering::AcqRel) {
             return;
         }
-        let (key, gen) = (self.key, self.gen);
-        let local = current::with_loop_if(
+        let id = self.id.load(Ordering::Relaxed);
+        let (key, gen) = (id as u32, (id >> 32) as u32);
+        if current::queue_microtask_if(
             |lp| lp.executor.owns(&self.remote),
-            |lp| lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
-        );
-        if local.is_some() {
+            move |lp| poll_task(lp, key, gen),
+        ) {
             return;
         }
         if thread::current().id() == self.remote.loop_thread {
@@ -112,6 +128,10 @@ impl TaskWaker {
             }
         }
     }
+}
+
+fn pack(key: u32, gen: u32) -> u64 {
+    u64::from(key) | (u64::from(gen) << 32)
 }
 
 impl Wake for TaskWaker {

@@ -38,6 +38,9 @@ type Job<T> = Box<dyn FnOnce(&mut Loop, Result<T, Rejection>)>;
 enum Reaction<T> {
     /// A continuation queued as a microtask with the outcome.
     Job(Job<T>),
+    /// A `then`: the derived promise, which carries its own handler (one
+    /// allocation per `then`, for the promise and the handler together).
+    Derived(Rc<dyn React<T>>),
     /// An `await`: the waker is woken when the promise settles, which
     /// queues the task's poll as a microtask in the same position.
     Wake(Waker),
@@ -51,13 +54,16 @@ enum Reactions<T> {
 }
 
 impl<T> Reactions<T> {
+    #[inline]
     fn push(&mut self, r: Reaction<T>) {
-        *self = match std::mem::replace(self, Reactions::None) {
-            Reactions::None => Reactions::One(r),
-            Reactions::One(first) => Reactions::Many(vec![first, r]),
-            Reactions::Many(mut v) => {
-                v.push(r);
-                Reactions::Many(v)
+        // In place: the common first reaction is one store.
+        match self {
+            Reactions::None => *self = Reactions::One(r),
+            Reactions::Many(v) => v.push(r),
+            Reactions::One(_) => {
+                if let Reactions::One(first) = std::mem::replace(self, Reactions::None) {
+                    *self = Reactions::Many(vec![first, r]);
+                }
             }
         }
     }
@@ -78,12 +84,44 @@ enum State<T> {
     Rejected(Rejection),
 }
 
-pub(crate) struct Inner<T> {
+/// A promise's shared state. `X` is what else lives in the same
+/// allocation: a derived promise's handler (see [`Handler`]), or nothing.
+/// Handles erase it (`X = dyn Tail`), so every promise of `T` has one type.
+pub(crate) struct Inner<T, X: ?Sized = dyn Tail> {
     state: RefCell<State<T>>,
     /// Something reacts to this promise (`[[PromiseIsHandled]]`).
     handled: Cell<bool>,
     /// Reported as an unhandled rejection.
     reported: Cell<bool>,
+    tail: X,
+}
+
+/// Anything stored after a promise's state; only its destructor is used.
+pub(crate) trait Tail {}
+impl<X> Tail for X {}
+
+/// The handler of a `then`, taken when it runs.
+struct Handler<F>(Cell<Option<F>>);
+
+/// A derived promise seen from the promise it derives from: runs its
+/// handler with the outcome and settles itself with the result.
+trait React<T> {
+    fn react(self: Rc<Self>, lp: &mut Loop, outcome: Result<T, Rejection>);
+}
+
+impl<T, U, F> React<T> for Inner<U, Handler<F>>
+where
+    U: Clone + 'static,
+    F: FnOnce(&mut Loop, Result<T, Rejection>) -> Resolution<U> + 'static,
+{
+    fn react(self: Rc<Self>, lp: &mut Loop, outcome: Result<T, Rejection>) {
+        let Some(f) = self.tail.0.take() else {
+            return; // reactions run once; unreachable
+        };
+        let res = guarded(|| f(lp, outcome));
+        let this: Rc<Inner<U>> = self;
+        Inner::resolve_with(&this, lp, res);
+    }
 }
 
 /// Whether a promise is settled, and how.
@@ -195,12 +233,19 @@ impl<T> fmt::Debug for Resolver<T> {
     }
 }
 
-impl<T> Inner<T> {
+impl<T: 'static> Inner<T> {
     fn new(state: State<T>) -> Rc<Inner<T>> {
+        Inner::with_tail(state, ())
+    }
+}
+
+impl<T> Inner<T> {
+    fn with_tail<X>(state: State<T>, tail: X) -> Rc<Inner<T, X>> {
         Rc::new(Inner {
             state: RefCell::new(state),
             handled: Cell::new(false),
             reported: Cell::new(false),
+            tail,
         })
     }
 }
@@ -209,17 +254,21 @@ impl<T: Clone + 'static> Inner<T> {
     /// The outcome of a settled promise: moved out if `this` is the last
     /// handle, else cloned.
     fn outcome(this: Rc<Inner<T>>) -> Result<T, Rejection> {
-        match Rc::try_unwrap(this) {
-            Ok(inner) => match inner.state.into_inner() {
+        // Nothing else can see the state once this is the only handle (the
+        // crate makes no weak references to promises), so it can be moved.
+        if Rc::strong_count(&this) == 1 {
+            let empty = State::Pending(Reactions::None);
+            match std::mem::replace(&mut *this.state.borrow_mut(), empty) {
                 State::Fulfilled(v) => Ok(v),
                 State::Rejected(e) => Err(e),
                 State::Pending(_) => unreachable!("reaction on a pending promise"),
-            },
-            Err(this) => match &*this.state.borrow() {
+            }
+        } else {
+            match &*this.state.borrow() {
                 State::Fulfilled(v) => Ok(v.clone()),
                 State::Rejected(e) => Err(e.clone()),
                 State::Pending(_) => unreachable!("reaction on a pending promise"),
-            },
+            }
         }
     }
 
@@ -237,7 +286,7 @@ impl<T: Clone + 'static> Inner<T> {
             return;
         };
         if rejected && !this.handled.get() {
-            lp.rejections.track(this.clone());
+            lp.rejections.track(Box::new(this.clone()));
         }
         match reactions {
             Reactions::None => {}
@@ -256,6 +305,10 @@ impl<T: Clone + 'static> Inner<T> {
             Reaction::Job(f) => {
                 let src = this.clone();
                 lp.queue_microtask(move |lp| f(lp, Inner::outcome(src)));
+            }
+            Reaction::Derived(d) => {
+                let src = this.clone();
+                lp.queue_microtask(move |lp| d.react(lp, Inner::outcome(src)));
             }
             Reaction::Wake(w) => current::enter(lp, || w.wake()),
         }
@@ -301,7 +354,7 @@ impl<T: Clone + 'static> Inner<T> {
     }
 }
 
-impl<T: 'static> unhandled::Tracked for Inner<T> {
+impl<T: 'static> unhandled::Tracked for Rc<Inner<T>> {
     fn unhandled(&self) -> Option<Rejection> {
         if self.handled.get() {
             return None;
@@ -419,16 +472,24 @@ impl<T: Clone + 'static> Promise<T> {
         on_fulfilled: impl FnOnce(&mut Loop, T) -> Resolution<U> + 'static,
         on_rejected: impl FnOnce(&mut Loop, Rejection) -> Resolution<U> + 'static,
     ) -> Promise<U> {
-        let derived = Inner::new(State::Pending(Reactions::None));
-        let d = derived.clone();
-        self.on_settle(lp, move |lp, outcome| {
-            let res = guarded(|| match outcome {
-                Ok(v) => on_fulfilled(lp, v),
-                Err(e) => on_rejected(lp, e),
-            });
-            Inner::resolve_with(&d, lp, res);
-        });
-        Promise::from_inner(derived)
+        self.derive(lp, move |lp, outcome| match outcome {
+            Ok(v) => on_fulfilled(lp, v),
+            Err(e) => on_rejected(lp, e),
+        })
+    }
+
+    /// A promise settled by `f`'s resolution of this one's outcome, `f`
+    /// stored in the derived promise's own allocation.
+    #[inline]
+    fn derive<U: Clone + 'static>(
+        &self,
+        lp: &mut Loop,
+        f: impl FnOnce(&mut Loop, Result<T, Rejection>) -> Resolution<U> + 'static,
+    ) -> Promise<U> {
+        let node = Inner::with_tail(State::Pending(Reactions::None), Handler(Cell::new(Some(f))));
+        let reaction: Rc<dyn React<T>> = node.clone();
+        Inner::add_reaction(&self.cell, lp, Reaction::Derived(reaction));
+        Promise::from_inner(node)
     }
 
     /// `then(f)`: a promise of `f`'s result; a rejection passes through.
@@ -445,11 +506,10 @@ impl<T: Clone + 'static> Promise<T> {
         lp: &mut Loop,
         f: impl FnOnce(&mut Loop, T) -> U + 'static,
     ) -> Promise<U> {
-        self.then_with(
-            lp,
-            move |lp, v| Resolution::Value(f(lp, v)),
-            |_, e| Resolution::Reject(e),
-        )
+        self.derive(lp, move |lp, outcome| match outcome {
+            Ok(v) => Resolution::Value(f(lp, v)),
+            Err(e) => Resolution::Reject(e),
+        })
     }
 
     /// `then(f)` where `f` may fail (JavaScript's `throw`).

@@ -9,7 +9,6 @@
 //! Node's `PromiseRejectionHandledWarning`.
 
 use std::fmt;
-use std::rc::Rc;
 
 use crate::promise::Rejection;
 use crate::Loop;
@@ -59,14 +58,14 @@ type Handler = Box<dyn FnMut(&mut Loop, Rejection)>;
 /// The loop's records of possibly unhandled rejections and its policy.
 #[derive(Default)]
 pub(crate) struct Rejections {
-    pending: Vec<Rc<dyn Tracked>>,
+    pending: Vec<Box<dyn Tracked>>,
     mode: UnhandledRejections,
     handler: Option<Handler>,
 }
 
 impl Rejections {
     #[inline]
-    pub(crate) fn track(&mut self, t: Rc<dyn Tracked>) {
+    pub(crate) fn track(&mut self, t: Box<dyn Tracked>) {
         self.pending.push(t);
     }
 
