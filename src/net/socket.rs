@@ -632,7 +632,13 @@ impl<T: Transport> Socket<T> {
                         io.may_read = false;
                     }
                     self.update_active(lp);
+                    // As Node's `onStreamRead`: `read(0)` after the EOF, so
+                    // that a socket nobody reads still emits 'end' (and can
+                    // finish closing) when nothing is left unread.
                     self.readable().push_eof(lp);
+                    if !self.destroyed() {
+                        self.readable().read(lp, Some(0));
+                    }
                     return;
                 }
                 Ok(n) => {
