@@ -59,7 +59,9 @@ fn echo_with_addresses_and_byte_counts() {
         c2.end_with(lp, Some(b"hello, world".to_vec()), |_, r| r.unwrap());
     });
     let g = got.clone();
-    c.on_data(&mut lp, move |_, chunk| g.borrow_mut().extend_from_slice(chunk));
+    c.on_data(&mut lp, move |_, chunk| {
+        g.borrow_mut().extend_from_slice(chunk)
+    });
     let s = server.clone();
     c.on_close(move |lp| s.close(lp, |_, r| r.unwrap()));
     lp.run_default();
@@ -89,7 +91,9 @@ fn a_thousand_concurrent_clients() {
         let msg = format!("client {i}").into_bytes();
         let got = Rc::new(RefCell::new(Vec::new()));
         let g = got.clone();
-        c.on_data(&mut lp, move |_, chunk| g.borrow_mut().extend_from_slice(chunk));
+        c.on_data(&mut lp, move |_, chunk| {
+            g.borrow_mut().extend_from_slice(chunk)
+        });
         let ac = all_connected.clone();
         let c2 = c.clone();
         let m = msg.clone();
@@ -189,7 +193,11 @@ fn reset_by_peer_is_an_error_event() {
     let _g = serial();
     let listener = std::net::TcpListener::bind(localhost()).unwrap();
     let mut lp = Loop::new();
-    let c = TcpSocket::connect(&mut lp, listener.local_addr().unwrap(), SocketOptions::default());
+    let c = TcpSocket::connect(
+        &mut lp,
+        listener.local_addr().unwrap(),
+        SocketOptions::default(),
+    );
     c.on_connect(move |_| {
         let (peer, _) = listener.accept().unwrap();
         linger_zero(&peer);
@@ -212,7 +220,11 @@ fn writing_to_a_vanished_peer_fails_with_an_error_not_a_panic() {
     let _g = serial();
     let listener = std::net::TcpListener::bind(localhost()).unwrap();
     let mut lp = Loop::new();
-    let c = TcpSocket::connect(&mut lp, listener.local_addr().unwrap(), SocketOptions::default());
+    let c = TcpSocket::connect(
+        &mut lp,
+        listener.local_addr().unwrap(),
+        SocketOptions::default(),
+    );
     let c2 = c.clone();
     let timer = Rc::new(Cell::new(None));
     let t = timer.clone();
@@ -642,7 +654,11 @@ fn descriptor_exhaustion_sheds_and_recovers() {
             shed += 1;
         }
     }
-    assert!(!held.is_empty() && shed > 0, "held {} shed {shed}", held.len());
+    assert!(
+        !held.is_empty() && shed > 0,
+        "held {} shed {shed}",
+        held.len()
+    );
     eprintln!("held {} shed {shed}", held.len());
     // Out of descriptors, with connections refused: the child must not
     // spin.
@@ -667,7 +683,10 @@ fn descriptor_exhaustion_sheds_and_recovers() {
             break;
         }
     }
-    assert!(recovered, "the server accepts again once descriptors free up");
+    assert!(
+        recovered,
+        "the server accepts again once descriptors free up"
+    );
     last.write_all(b"quit").unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());
@@ -762,10 +781,18 @@ fn one_busy_socket_cannot_starve_another() {
     let mut longest = 0;
     let mut run = 0;
     for w in from..to {
-        run = if w > from && order[w] == order[w - 1] { run + 1 } else { 1 };
+        run = if w > from && order[w] == order[w - 1] {
+            run + 1
+        } else {
+            1
+        };
         longest = longest.max(run);
     }
-    eprintln!("{} reads, {} while both were busy, longest run {longest}", order.len(), to - from);
+    eprintln!(
+        "{} reads, {} while both were busy, longest run {longest}",
+        order.len(),
+        to - from
+    );
     assert!(longest <= 64, "one socket read {longest} times in a row");
 }
 

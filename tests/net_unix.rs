@@ -12,7 +12,7 @@ use std::rc::Rc;
 use net_common::*;
 use nodeloop::net::{ServerOptions, SocketOptions, UnixServer, UnixSocket};
 use nodeloop::stream::{event as sev, StreamError};
-use nodeloop::{BareHandle, Check, Handle, Loop};
+use nodeloop::{BareHandle, Handle, Loop};
 
 fn sock_path(name: &str) -> PathBuf {
     let p = std::env::temp_dir().join(format!("nodeloop-test-{}-{name}.sock", std::process::id()));
@@ -41,12 +41,18 @@ fn echo_addresses_and_socket_file_lifetime() {
     });
     server.listen(&mut lp, path.clone(), 16).unwrap();
     assert!(path.exists());
-    assert_eq!(server.address().unwrap().as_pathname(), Some(path.as_path()));
+    assert_eq!(
+        server.address().unwrap().as_pathname(),
+        Some(path.as_path())
+    );
     let got = Rc::new(RefCell::new(Vec::new()));
     let c = UnixSocket::connect(&mut lp, &path, SocketOptions::default());
     let (c2, p) = (c.clone(), path.clone());
     c.on_connect(move |lp| {
-        assert_eq!(c2.remote_address().unwrap().as_pathname(), Some(p.as_path()));
+        assert_eq!(
+            c2.remote_address().unwrap().as_pathname(),
+            Some(p.as_path())
+        );
         c2.end_with(lp, Some(b"over unix".to_vec()), |_, r| r.unwrap());
     });
     let g = got.clone();
@@ -77,9 +83,11 @@ fn half_close_over_unix() {
         sock.on_data(lp, move |_, c| n2.set(n2.get() + c.len()));
         let s = sock.clone();
         sock.on_end(lp, move |lp| {
-            s.end_with(lp, Some(format!("{} bytes", n.get()).into_bytes()), |_, r| {
-                r.unwrap()
-            });
+            s.end_with(
+                lp,
+                Some(format!("{} bytes", n.get()).into_bytes()),
+                |_, r| r.unwrap(),
+            );
         });
     });
     server.listen(&mut lp, path.clone(), 16).unwrap();
@@ -104,21 +112,17 @@ fn missing_path_fails_in_the_pending_phase() {
     // From the check phase, with a handle closed in the same callback: the
     // connect(2) error is immediate, but libuv reports it from the next
     // pending phase, so after this iteration's close phase.
-    let check = Check::new(&mut lp);
-    check
-        .start(&mut lp, move |lp, h| {
-            h.close(lp, |_| {}).unwrap();
-            let l1 = l.clone();
-            let c = UnixSocket::connect(lp, &p, SocketOptions::default());
-            c.on_error(move |_, e| l1.borrow_mut().push(format!("error {:?}", io_kind(e))));
-            let l2 = l.clone();
-            c.on_close(move |_| l2.borrow_mut().push("close".into()));
-            let l3 = l.clone();
-            BareHandle::new(lp)
-                .close(lp, move |_| l3.borrow_mut().push("close phase".into()))
-                .unwrap();
-        })
-        .unwrap();
+    lp.set_immediate(move |lp| {
+        let l1 = l.clone();
+        let c = UnixSocket::connect(lp, &p, SocketOptions::default());
+        c.on_error(move |_, e| l1.borrow_mut().push(format!("error {:?}", io_kind(e))));
+        let l2 = l.clone();
+        c.on_close(move |_| l2.borrow_mut().push("close".into()));
+        let l3 = l.clone();
+        BareHandle::new(lp)
+            .close(lp, move |_| l3.borrow_mut().push("close phase".into()))
+            .unwrap();
+    });
     lp.run_default();
     assert_eq!(*log.borrow(), ["close phase", "error NotFound", "close"]);
 }
@@ -141,7 +145,10 @@ fn stale_socket_file_is_connection_refused() {
     });
     lp.run_default();
     assert_eq!(*got.borrow(), Some(ErrorKind::ConnectionRefused));
-    assert_eq!(p.peek().unwrap().unwrap(), Err(ErrorKind::ConnectionRefused));
+    assert_eq!(
+        p.peek().unwrap().unwrap(),
+        Err(ErrorKind::ConnectionRefused)
+    );
     std::fs::remove_file(&path).unwrap();
 }
 
