@@ -405,6 +405,13 @@ fn a_64_mib_write_stays_within_the_high_water_marks() {
     assert!(!mismatch.get(), "bytes arrived intact and in order");
     assert_eq!(c.bytes_written(), TOTAL as u64);
     let hwm = c.writable().writable_high_water_mark();
+    eprintln!(
+        "64 MiB: writer held at most {} bytes, reader at most {}, write refused {} times, {} drains",
+        max_buffered.get(),
+        max_unread.get(),
+        refusals.get(),
+        drains.get()
+    );
     // Backpressure engaged, and the writer never held more than one chunk
     // beyond its high-water mark (the chunk that crossed it).
     assert!(refusals.get() > 10 && drains.get() > 10);
