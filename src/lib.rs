@@ -20,6 +20,10 @@
 //!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
 //!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
 //!   `docs/async.md`.
+//! - Stream sockets ([`net`]): TCP and Unix-domain servers and connections
+//!   as Node duplex streams, with backpressure, half-close, idle timeouts,
+//!   bounded work per readiness event and descriptor-exhaustion handling;
+//!   see `docs/net.md`.
 //!
 //! ```
 //! use nodeloop::Loop;
@@ -54,6 +58,7 @@ mod executor;
 mod flow;
 pub mod fs;
 mod handle;
+pub mod net;
 mod node;
 mod promise;
 pub mod stream;
