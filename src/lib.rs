@@ -19,6 +19,7 @@
 //!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
 //!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
 //!   `docs/async.md`.
+//! - Sockets on the reactor ([`net`]): UDP ([`net::udp`]); see `docs/net.md`.
 //!
 //! ```
 //! use nodeloop::Loop;
@@ -53,6 +54,7 @@ mod executor;
 mod flow;
 pub mod fs;
 mod handle;
+pub mod net;
 mod node;
 mod promise;
 pub mod stream;

@@ -8,10 +8,6 @@ use crate::Loop;
 impl Loop {
     /// Queues `cb` for the pending phase. It keeps the loop alive and makes
     /// the next poll non-blocking.
-    #[allow(
-        dead_code,
-        reason = "the socket layer defers write and connect callbacks here"
-    )]
     pub(crate) fn defer_pending(&mut self, cb: Task) {
         self.pending.push_back(cb);
     }
