@@ -54,16 +54,12 @@ impl Mode {
 impl std::str::FromStr for Mode {
     type Err = String;
     fn from_str(s: &str) -> Result<Mode, String> {
-        match s {
-            "inline" => Ok(Mode::Inline),
-            "pool" => Ok(Mode::Pool),
-            "cached" => Ok(Mode::Cached),
-            "promise" => Ok(Mode::Promise),
-            "await" => Ok(Mode::Await),
-            _ => Err(format!(
-                "unknown mode {s:?} (expected inline, pool, cached, promise or await)"
-            )),
-        }
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.to_string() == s)
+            .ok_or_else(|| {
+                format!("unknown mode {s:?} (expected inline, pool, cached, promise or await)")
+            })
     }
 }
 
