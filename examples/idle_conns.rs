@@ -81,7 +81,8 @@ fn run(conns: usize, settle: Duration, cmd: &[String]) -> Result<String, String>
             let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
                 .map_err(|e| format!("connection {i}: {e}"))?;
             s.set_nodelay(true).map_err(|e| e.to_string())?;
-            s.write_all(b"x").map_err(|e| format!("connection {i}: {e}"))?;
+            s.write_all(b"x")
+                .map_err(|e| format!("connection {i}: {e}"))?;
             let mut b = [0u8];
             s.read_exact(&mut b)
                 .map_err(|e| format!("connection {i}: echo: {e}"))?;
@@ -112,7 +113,8 @@ fn main() -> ExitCode {
         match a.as_str() {
             "--conns" => conns = args.next().and_then(|v| v.parse().ok()).unwrap_or(0),
             "--settle-ms" => {
-                settle = Duration::from_millis(args.next().and_then(|v| v.parse().ok()).unwrap_or(0))
+                settle =
+                    Duration::from_millis(args.next().and_then(|v| v.parse().ok()).unwrap_or(0))
             }
             "--" => {
                 cmd.extend(args.by_ref());

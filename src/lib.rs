@@ -19,7 +19,10 @@
 //!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
 //!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
 //!   `docs/async.md`.
-//! - Sockets on the reactor ([`net`]): UDP ([`net::udp`]); see `docs/net.md`.
+//! - Sockets ([`net`]): TCP and Unix-domain servers and connections
+//!   as Node duplex streams, with backpressure, half-close, idle timeouts,
+//!   bounded work per readiness event and descriptor-exhaustion handling;
+//!   UDP sockets ([`net::udp`]); see `docs/net.md`.
 //!
 //! ```
 //! use nodeloop::Loop;

@@ -141,7 +141,13 @@ fn every_mode_answers_in_order_across_read_boundaries() {
         // Several numbers in one read, and numbers split across reads.
         let got = exchange(
             srv.addr,
-            &[b"2\n9", b"1\n", b"18446744073709551557\n4\n1\r\n1", b"3\n", b"100\n"],
+            &[
+                b"2\n9",
+                b"1\n",
+                b"18446744073709551557\n4\n1\r\n1",
+                b"3\n",
+                b"100\n",
+            ],
         );
         assert_eq!(got, want, "mode {mode}");
     }

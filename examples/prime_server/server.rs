@@ -428,8 +428,10 @@ fn serve_await(lp: &mut Loop, sock: TcpSocket, peer: String, cfg: Config) {
                 let answer = match req {
                     Ok(n) => {
                         log::info!("{peer}: {n}");
-                        match with_loop(|lp| lp.run_work(move || check(n, cfg.delay, cfg.slow_from)))
-                            .await
+                        match with_loop(|lp| {
+                            lp.run_work(move || check(n, cfg.delay, cfg.slow_from))
+                        })
+                        .await
                         {
                             Ok(prime) => verdict(n, prime).to_string(),
                             Err(e) => format!("error: check failed: {e}\n"),

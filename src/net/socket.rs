@@ -1,0 +1,1290 @@
+//! `Socket`: one stream connection (TCP or Unix) as a Node `Duplex` of
+//! bytes, driven by an [`IoWatcher`] (Node's `net.Socket` over libuv's
+//! `uv_stream_t`).
+//!
+//! The watcher stays registered for reading and writing, edge-triggered,
+//! for the whole life of the connection; whether the handle is *active*
+//! (keeps the loop alive) follows libuv instead: while connecting, reading,
+//! writing or shutting down. Because edges are not repeated, the socket
+//! remembers when it stopped reading with data possibly left in the kernel
+//! (`may_read`) and re-arms the registration when it wants data again;
+//! `docs/net.md` has the whole picture.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::{event, Transport};
+use crate::bridge::FromCallback;
+use crate::emitter::{Event, EventEmitter, ListenerId};
+use crate::stream::{
+    event as sev, Bytes, Duplex, FinalDone, Readable, ReadableOptions, StreamError, Writable,
+    WritableOptions, WriteDone,
+};
+use crate::task::Task;
+use crate::{Handle, Interest, IoWatcher, Loop, Ready, Timeout};
+
+/// Reads made for one readiness event before the socket yields to the
+/// others (libuv's `count = 32` in `uv__read`).
+pub(crate) const READS_PER_EVENT: usize = 32;
+/// Size of one read (libuv's suggested 64 KiB buffer).
+pub(crate) const READ_SIZE: usize = 64 * 1024;
+/// `send` calls made for one readiness event.
+const WRITES_PER_EVENT: usize = 32;
+
+/// Options for a socket (and, through [`ServerOptions`](super::ServerOptions),
+/// for the sockets a server accepts).
+///
+/// ```
+/// use nodeloop::net::SocketOptions;
+/// let o = SocketOptions { allow_half_open: true, ..Default::default() };
+/// assert_eq!(o.readable_high_water_mark, None); // 16 KiB
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SocketOptions {
+    /// Keep the writable side open after the peer ends its side (Node's
+    /// `allowHalfOpen`, default false: the socket ends itself on EOF).
+    pub allow_half_open: bool,
+    /// Bytes buffered unread before reading from the kernel stops; 16 KiB
+    /// when `None`.
+    pub readable_high_water_mark: Option<usize>,
+    /// Bytes buffered unwritten before `write` returns false; 16 KiB when
+    /// `None`.
+    pub writable_high_water_mark: Option<usize>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the target to be resolved.
+    Resolving,
+    /// Non-blocking connect in progress.
+    Connecting,
+    Open,
+    Closed,
+}
+
+struct PendingWrite {
+    data: Vec<u8>,
+    off: usize,
+    done: WriteDone,
+}
+
+struct Io<T: Transport> {
+    phase: Phase,
+    stream: Option<T::Stream>,
+    watcher: Option<IoWatcher>,
+    refd: bool,
+    /// The readable side wants data (libuv's `UV_HANDLE_READING`).
+    reading: bool,
+    /// Reading stopped before the kernel said `WouldBlock`: data may be
+    /// waiting, and no new edge will announce it.
+    may_read: bool,
+    eof: bool,
+    write: Option<PendingWrite>,
+    /// `end` called before the connection was up.
+    final_: Option<FinalDone>,
+    bytes_read: u64,
+    bytes_written: u64,
+    timeout_ms: u64,
+    timer: Option<Timeout>,
+    last_active: u64,
+    /// Options asked for before the connection existed.
+    no_delay: Option<bool>,
+    keep_alive: Option<(bool, u32)>,
+    closed_hooks: Vec<Task>,
+}
+
+/// A stream connection: TCP ([`TcpSocket`](super::TcpSocket)) or
+/// Unix-domain ([`UnixSocket`](super::UnixSocket)), Node's `net.Socket`.
+///
+/// It is a [`Duplex`] of bytes ([`Socket::duplex`]), with Node's events:
+/// `Data`, `End` (the peer closed its side), `Drain`, `Finish`, `Error`,
+/// `Close` from [`crate::stream::event`], and [`event::Connect`] and
+/// [`event::Timeout`]. Errors keep their `io::ErrorKind` inside
+/// [`StreamError::Io`]. `'close'` comes in the loop's close phase, when the
+/// handle is closed, as in Node.
+///
+/// A socket is a cheap handle (`Rc` inside); the loop keeps an open socket
+/// alive while it is registered, so dropping every handle does not close
+/// it: call [`Socket::end`] or [`Socket::destroy`].
+///
+/// ```
+/// use nodeloop::net::{ServerOptions, SocketOptions, TcpServer, TcpSocket};
+/// use nodeloop::Loop;
+/// let mut lp = Loop::new();
+/// let server = TcpServer::new(ServerOptions::default());
+/// server.on_connection(&mut lp, |lp, sock| { sock.end_with(lp, Some(b"bye".to_vec()), |_, _| {}); });
+/// server.listen(&mut lp, "127.0.0.1:0".parse().unwrap(), 8).unwrap();
+/// let c = TcpSocket::connect(&mut lp, server.address().unwrap(), SocketOptions::default());
+/// let s = server.clone();
+/// c.on_data(&mut lp, |_, chunk| assert_eq!(chunk, b"bye"));
+/// c.on_close(move |lp| s.close(lp, |_, r| r.unwrap()));
+/// lp.run_default();
+/// assert_eq!(c.bytes_read(), 3);
+/// ```
+pub struct Socket<T: Transport> {
+    duplex: Duplex<Bytes, Bytes>,
+    io: Rc<RefCell<Io<T>>>,
+}
+
+impl<T: Transport> Clone for Socket<T> {
+    fn clone(&self) -> Self {
+        Socket {
+            duplex: self.duplex.clone(),
+            io: self.io.clone(),
+        }
+    }
+}
+
+impl<T: Transport> fmt::Debug for Socket<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let io = self.io.borrow();
+        f.debug_struct("Socket")
+            .field("transport", &T::NAME)
+            .field("phase", &io.phase)
+            .field("reading", &io.reading)
+            .field("bytes_read", &io.bytes_read)
+            .field("bytes_written", &io.bytes_written)
+            .finish_non_exhaustive()
+    }
+}
+
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+/// `recv(2)` on a non-blocking socket.
+fn sys_recv(fd: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length.
+    let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`: writing to a connection the peer closed
+/// must fail with `EPIPE`, not kill the process with `SIGPIPE` (std's
+/// `UnixStream` writes with `write(2)`, which raises it).
+fn sys_send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of its length.
+    let n = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+impl<T: Transport> Io<T> {
+    fn new() -> Io<T> {
+        Io {
+            phase: Phase::Resolving,
+            stream: None,
+            watcher: None,
+            refd: true,
+            reading: false,
+            may_read: false,
+            eof: false,
+            write: None,
+            final_: None,
+            bytes_read: 0,
+            bytes_written: 0,
+            timeout_ms: 0,
+            timer: None,
+            last_active: 0,
+            no_delay: None,
+            keep_alive: None,
+            closed_hooks: Vec::new(),
+        }
+    }
+
+    /// Whether the handle should keep the loop alive (libuv's
+    /// `uv__handle_start` rules for a stream).
+    fn wants_active(&self) -> bool {
+        match self.phase {
+            Phase::Connecting => true,
+            Phase::Open => {
+                (self.reading && !self.eof) || self.write.is_some() || self.final_.is_some()
+            }
+            Phase::Resolving | Phase::Closed => false,
+        }
+    }
+}
+
+impl<T: Transport> Socket<T> {
+    fn create(opts: &SocketOptions) -> Socket<T> {
+        let io: Rc<RefCell<Io<T>>> = Rc::new(RefCell::new(Io::new()));
+        let ropts = ReadableOptions {
+            high_water_mark: opts.readable_high_water_mark,
+            // 'close' is emitted by the handle's close callback instead.
+            emit_close: false,
+            ..Default::default()
+        };
+        let wopts = WritableOptions {
+            high_water_mark: opts.writable_high_water_mark,
+            emit_close: false,
+            ..Default::default()
+        };
+        // The implementation callbacks hold the state weakly: it holds the
+        // stream's completion callbacks while a write is in flight.
+        let (wr, ww, wf, wd) = (
+            Rc::downgrade(&io),
+            Rc::downgrade(&io),
+            Rc::downgrade(&io),
+            Rc::downgrade(&io),
+        );
+        let duplex = Duplex::<Bytes, Bytes>::with_options(
+            ropts,
+            wopts,
+            opts.allow_half_open,
+            move |lp, d, _n| {
+                if let Some(io) = wr.upgrade() {
+                    Socket {
+                        duplex: d.clone(),
+                        io,
+                    }
+                    .read_start(lp);
+                }
+            },
+            move |lp, d, chunk, done| match ww.upgrade() {
+                Some(io) => Socket {
+                    duplex: d.clone(),
+                    io,
+                }
+                .write_chunk(lp, chunk, done),
+                None => done.call(lp, Err(StreamError::Destroyed("write"))),
+            },
+        );
+        let d2 = duplex.clone();
+        duplex
+            .writable()
+            .set_final(move |lp, _, done| match wf.upgrade() {
+                Some(io) => Socket {
+                    duplex: d2.clone(),
+                    io,
+                }
+                .shutdown(lp, done),
+                None => done.call(lp, Ok(())),
+            });
+        let d3 = duplex.clone();
+        duplex
+            .readable()
+            .set_destroy(move |lp, err, done| match wd.upgrade() {
+                Some(io) => {
+                    Socket {
+                        duplex: d3.clone(),
+                        io,
+                    }
+                    .close_handle(lp);
+                    done.call(lp, err);
+                }
+                None => done.call(lp, err),
+            });
+        Socket { duplex, io }
+    }
+
+    /// Connects to `target`, Node's `net.connect`: returns the socket at
+    /// once; [`event::Connect`] follows, or `Error` then `Close`. Writes
+    /// and `end` made before the connection is up are held until it is.
+    ///
+    /// A connect that fails at once (the system call itself refuses) is
+    /// reported in the next pending phase, as libuv does; a refused or
+    /// unreachable peer is reported when the kernel says so, in the poll
+    /// phase. A TCP host name is resolved with [`crate::dns::lookup`] first.
+    ///
+    /// ```
+    /// use nodeloop::net::{event, SocketOptions, TcpSocket};
+    /// use nodeloop::stream::{event as sev, StreamError};
+    /// use nodeloop::Loop;
+    /// use std::{cell::Cell, rc::Rc};
+    /// // A port nobody listens on: bind one and drop the listener.
+    /// let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    /// let mut lp = Loop::new();
+    /// let c = TcpSocket::connect(&mut lp, addr, SocketOptions::default());
+    /// let refused = Rc::new(Cell::new(false));
+    /// let r = refused.clone();
+    /// c.on_error(move |_, e| {
+    ///     let StreamError::Io(e) = e else { panic!("{e}") };
+    ///     r.set(e.kind() == std::io::ErrorKind::ConnectionRefused);
+    /// });
+    /// lp.run_default();
+    /// assert!(refused.get() && c.destroyed());
+    /// ```
+    pub fn connect(lp: &mut Loop, target: impl Into<T::Target>, opts: SocketOptions) -> Socket<T> {
+        let s = Socket::create(&opts);
+        let s2 = s.clone();
+        T::resolve(
+            lp,
+            target.into(),
+            Box::new(move |lp, r| match r {
+                Ok(to) => s2.start_connect(lp, &to),
+                Err(e) => s2.destroy(lp, Some(e.into())),
+            }),
+        );
+        s
+    }
+
+    /// Connects and calls back once: with the socket when connected, or
+    /// with the error (which then does not reach `'error'` listeners).
+    ///
+    /// ```
+    /// use nodeloop::net::{ServerOptions, SocketOptions, UnixServer, UnixSocket};
+    /// use nodeloop::Loop;
+    /// let path = std::env::temp_dir().join(format!("nodeloop-doc-cw-{}.sock", std::process::id()));
+    /// let mut lp = Loop::new();
+    /// let server = UnixServer::new(ServerOptions::default());
+    /// server.on_connection(&mut lp, |lp, s| s.destroy(lp, None));
+    /// server.listen(&mut lp, path.clone(), 8).unwrap();
+    /// let srv = server.clone();
+    /// UnixSocket::connect_with(&mut lp, &path, SocketOptions::default(), move |lp, r| {
+    ///     let sock = r.unwrap();
+    ///     assert!(sock.remote_address().is_ok());
+    ///     sock.destroy(lp, None);
+    ///     srv.close(lp, |_, _| {});
+    /// });
+    /// lp.run_default();
+    /// ```
+    pub fn connect_with(
+        lp: &mut Loop,
+        target: impl Into<T::Target>,
+        opts: SocketOptions,
+        cb: impl FnOnce(&mut Loop, Result<Socket<T>, StreamError>) + 'static,
+    ) {
+        type Cb<T> = Box<dyn FnOnce(&mut Loop, Result<Socket<T>, StreamError>)>;
+        let s = Socket::connect(lp, target, opts);
+        let cb: Rc<RefCell<Option<Cb<T>>>> = Rc::new(RefCell::new(Some(Box::new(cb))));
+        // The first of 'connect', 'error' and 'close' settles; it removes the
+        // other two listeners, which hold the socket.
+        let ids: Rc<RefCell<Vec<ListenerId>>> = Rc::default();
+        let settle = {
+            let (ids, em) = (ids.clone(), s.emitter().clone());
+            move |lp: &mut Loop, r: Result<Socket<T>, StreamError>| {
+                for id in std::mem::take(&mut *ids.borrow_mut()) {
+                    em.off(id);
+                }
+                let f = cb.borrow_mut().take();
+                if let Some(f) = f {
+                    f(lp, r);
+                }
+            }
+        };
+        let settle = Rc::new(settle);
+        let (f, me) = (settle.clone(), s.clone());
+        let a = s
+            .emitter()
+            .once::<event::Connect>(move |lp, _| f(lp, Ok(me.clone())));
+        let f = settle.clone();
+        let b = s
+            .emitter()
+            .once::<sev::Error>(move |lp, e| f(lp, Err(e.clone())));
+        let f = settle;
+        let c = s
+            .emitter()
+            .once::<sev::Close>(move |lp, _| f(lp, Err(StreamError::PrematureClose)));
+        *ids.borrow_mut() = vec![a, b, c];
+    }
+
+    /// Connects, as an awaitable: [`Socket::connect_with`] as a future.
+    ///
+    /// ```
+    /// use nodeloop::net::{ServerOptions, SocketOptions, TcpServer, TcpSocket};
+    /// use nodeloop::Loop;
+    /// let mut lp = Loop::new();
+    /// let server = TcpServer::new(ServerOptions::default());
+    /// server.listen(&mut lp, "127.0.0.1:0".parse().unwrap(), 8).unwrap();
+    /// let addr = server.address().unwrap();
+    /// let connect = TcpSocket::connect_async(&mut lp, addr, SocketOptions::default());
+    /// let accept = server.accept_async(&mut lp);
+    /// let task = lp.spawn(async move {
+    ///     let (client, conn) = (connect.await.unwrap(), accept.await.unwrap());
+    ///     assert_eq!(client.local_address().unwrap(), conn.remote_address().unwrap());
+    ///     nodeloop::with_loop(|lp| { client.destroy(lp, None); conn.destroy(lp, None); server.close(lp, |_, _| {}) });
+    /// });
+    /// lp.run_default();
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn connect_async(
+        lp: &mut Loop,
+        target: impl Into<T::Target>,
+        opts: SocketOptions,
+    ) -> FromCallback<Result<Socket<T>, StreamError>> {
+        let target = target.into();
+        lp.from_callback(move |lp, done| {
+            Socket::connect_with(lp, target, opts, move |lp, r| done.complete(lp, r))
+        })
+    }
+
+    /// Wraps an accepted connection: registered, reading started.
+    pub(crate) fn accepted(
+        lp: &mut Loop,
+        stream: T::Stream,
+        opts: &SocketOptions,
+    ) -> io::Result<Socket<T>> {
+        let s = Socket::create(opts);
+        s.register(lp, stream)?;
+        s.io.borrow_mut().phase = Phase::Open;
+        s.update_active(lp);
+        s.after_open(lp);
+        Ok(s)
+    }
+
+    fn register(&self, lp: &mut Loop, mut stream: T::Stream) -> io::Result<()> {
+        let me = self.clone();
+        let w = IoWatcher::new(
+            lp,
+            &mut stream,
+            Interest::READABLE | Interest::WRITABLE,
+            move |lp, _, ready| me.on_ready(lp, ready),
+        )?;
+        let refd = {
+            let mut io = self.io.borrow_mut();
+            io.stream = Some(stream);
+            io.watcher = Some(w);
+            io.refd
+        };
+        if !refd {
+            w.unref(lp);
+        }
+        Ok(())
+    }
+
+    fn start_connect(&self, lp: &mut Loop, to: &T::Resolved) {
+        if self.destroyed() {
+            return;
+        }
+        let r = T::connect(to).and_then(|stream| self.register(lp, stream));
+        match r {
+            Ok(()) => {
+                self.io.borrow_mut().phase = Phase::Connecting;
+                self.update_active(lp);
+            }
+            Err(e) => {
+                // libuv reports a connect that failed synchronously from
+                // the pending phase, never from inside the call.
+                let me = self.clone();
+                lp.defer_pending(Task::new(move |lp| me.destroy(lp, Some(e.into()))));
+            }
+        }
+    }
+
+    /// The poll phase's callback for this socket.
+    fn on_ready(&self, lp: &mut Loop, ready: Ready) {
+        if self.io.borrow().phase == Phase::Connecting {
+            if !(ready.writable || ready.error || ready.write_closed) {
+                return;
+            }
+            self.finish_connect(lp);
+        }
+        if self.io.borrow().phase != Phase::Open {
+            return;
+        }
+        if ready.writable || ready.error || ready.write_closed {
+            self.flush_write(lp, false);
+        }
+        if ready.readable || ready.read_closed || ready.error {
+            let reading = {
+                let mut io = self.io.borrow_mut();
+                if !io.reading {
+                    io.may_read = true;
+                }
+                io.reading && io.phase == Phase::Open
+            };
+            if reading {
+                self.read_some(lp);
+            }
+        }
+    }
+
+    fn finish_connect(&self, lp: &mut Loop) {
+        let r = {
+            let io = self.io.borrow();
+            let Some(s) = io.stream.as_ref() else { return };
+            match T::take_error(s) {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match T::peer_addr(s) {
+                    Ok(_) => Ok(()),
+                    // Woken before the handshake finished.
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+                    Err(e) => Err(e),
+                },
+            }
+        };
+        if let Err(e) = r {
+            self.destroy(lp, Some(e.into()));
+            return;
+        }
+        let (no_delay, keep_alive) = {
+            let mut io = self.io.borrow_mut();
+            io.phase = Phase::Open;
+            (io.no_delay.take(), io.keep_alive.take())
+        };
+        // Options asked for while connecting; errors here are not worth
+        // failing a live connection for.
+        if let Some(on) = no_delay {
+            let _ = self.set_no_delay(on);
+        }
+        if let Some((on, secs)) = keep_alive {
+            let _ = self.set_keep_alive(on, Duration::from_secs(secs.into()));
+        }
+        self.update_active(lp);
+        self.touch(lp);
+        self.emitter().emit::<event::Connect>(lp, ());
+        if self.destroyed() {
+            return;
+        }
+        self.flush_write(lp, false);
+        let final_ = self.io.borrow_mut().final_.take();
+        if let Some(done) = final_ {
+            self.shutdown(lp, done);
+        }
+        self.after_open(lp);
+    }
+
+    /// Starts reading as Node does after `'connect'` or on accept
+    /// (`read(0)`): data is buffered up to the high-water mark until
+    /// someone consumes it.
+    fn after_open(&self, lp: &mut Loop) {
+        if !self.destroyed() && !self.readable().is_paused() {
+            self.readable().read(lp, Some(0));
+        }
+    }
+
+    /// Node's `_read`: start reading (`uv_read_start`). Data comes in the
+    /// poll phase; if some may already be waiting, re-arm to get an edge.
+    fn read_start(&self, lp: &mut Loop) {
+        let rearm = {
+            let mut io = self.io.borrow_mut();
+            if io.reading || io.eof {
+                return;
+            }
+            io.reading = true;
+            io.phase == Phase::Open && io.may_read
+        };
+        self.update_active(lp);
+        if rearm {
+            self.rearm(lp);
+        }
+    }
+
+    /// Re-registers the socket so that epoll reports its current readiness
+    /// again (`EPOLL_CTL_MOD` re-checks an edge-triggered source): how a
+    /// socket yields after its bounded share of work and gets back in line
+    /// behind the others.
+    fn rearm(&self, lp: &mut Loop) {
+        let r = {
+            let mut io = self.io.borrow_mut();
+            let io = &mut *io;
+            match (io.watcher, io.stream.as_mut()) {
+                (Some(w), Some(s)) => w.reregister(lp, s, Interest::READABLE | Interest::WRITABLE),
+                _ => Ok(()),
+            }
+        };
+        self.update_active(lp);
+        if let Err(e) = r {
+            self.destroy(lp, Some(e.into()));
+        }
+    }
+
+    /// Starts or stops the handle according to what the socket is doing.
+    fn update_active(&self, lp: &mut Loop) {
+        let io = self.io.borrow();
+        if let Some(w) = io.watcher {
+            if io.wants_active() {
+                lp.handles.start(w.id());
+            } else {
+                lp.handles.stop(w.id());
+            }
+        }
+    }
+
+    /// Reads until the kernel has nothing more, the stream has enough, or
+    /// the per-event budget is spent.
+    fn read_some(&self, lp: &mut Loop) {
+        let mut buf = vec![0u8; READ_SIZE];
+        for _ in 0..READS_PER_EVENT {
+            let r = {
+                let io = self.io.borrow();
+                match io.stream.as_ref() {
+                    Some(s) if io.reading => sys_recv(s, &mut buf),
+                    _ => return,
+                }
+            };
+            match r {
+                Ok(0) => {
+                    {
+                        let mut io = self.io.borrow_mut();
+                        io.eof = true;
+                        io.reading = false;
+                        io.may_read = false;
+                    }
+                    self.update_active(lp);
+                    self.readable().push_eof(lp);
+                    return;
+                }
+                Ok(n) => {
+                    self.io.borrow_mut().bytes_read += n as u64;
+                    self.touch(lp);
+                    let more = self.readable().push(lp, buf[..n].to_vec());
+                    if !more {
+                        let mut io = self.io.borrow_mut();
+                        io.reading = false;
+                        io.may_read = true;
+                        drop(io);
+                        self.update_active(lp);
+                        return;
+                    }
+                }
+                Err(e) if would_block(&e) => {
+                    self.io.borrow_mut().may_read = false;
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.destroy(lp, Some(e.into()));
+                    return;
+                }
+            }
+        }
+        // Budget spent with data possibly left: let the others go first.
+        let open = {
+            let mut io = self.io.borrow_mut();
+            io.may_read = true;
+            io.reading && io.phase == Phase::Open
+        };
+        if open {
+            self.rearm(lp);
+        }
+    }
+
+    /// Node's `_write`: one chunk at a time (the stream buffers the rest).
+    /// Tried at once, as `uv_write` does; what the kernel does not take
+    /// waits for a writable edge.
+    fn write_chunk(&self, lp: &mut Loop, data: Vec<u8>, done: WriteDone) {
+        let open = {
+            let mut io = self.io.borrow_mut();
+            io.write = Some(PendingWrite { data, off: 0, done });
+            io.phase == Phase::Open
+        };
+        self.update_active(lp);
+        if open {
+            self.flush_write(lp, true);
+        }
+    }
+
+    /// Writes the pending chunk. A chunk finished or failed during the
+    /// `write` call itself (`sync`) completes in the pending phase, as
+    /// libuv's `uv__write_req_finish` defers it; one finished on a writable
+    /// event completes right away, in the poll phase.
+    fn flush_write(&self, lp: &mut Loop, sync: bool) {
+        let mut outcome = None;
+        for _ in 0..WRITES_PER_EVENT {
+            let mut io = self.io.borrow_mut();
+            let io = &mut *io;
+            let (Some(s), Some(w)) = (io.stream.as_ref(), io.write.as_mut()) else {
+                return;
+            };
+            if w.off == w.data.len() {
+                outcome = Some(Ok(()));
+                break;
+            }
+            match sys_send(s, &w.data[w.off..]) {
+                Ok(n) => {
+                    w.off += n;
+                    io.bytes_written += n as u64;
+                    io.last_active = lp.now();
+                }
+                Err(e) if would_block(&e) => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    outcome = Some(Err(StreamError::from(e)));
+                    break;
+                }
+            }
+        }
+        let Some(result) = outcome else {
+            // Budget spent with bytes left: yield to the other sockets.
+            self.rearm(lp);
+            return;
+        };
+        let w = self.io.borrow_mut().write.take();
+        self.update_active(lp);
+        self.touch(lp);
+        if let Some(w) = w {
+            if sync {
+                lp.defer_pending(Task::new(move |lp| w.done.call(lp, result)));
+            } else {
+                w.done.call(lp, result);
+            }
+        }
+    }
+
+    /// Node's `_final`: half-closes once every write is done (the stream
+    /// calls it only then). Completes in the pending phase.
+    fn shutdown(&self, lp: &mut Loop, done: FinalDone) {
+        let r = {
+            let mut io = self.io.borrow_mut();
+            match io.phase {
+                Phase::Resolving | Phase::Connecting => {
+                    io.final_ = Some(done);
+                    return;
+                }
+                Phase::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
+                Phase::Open => match io.stream.as_ref() {
+                    Some(s) => T::shutdown_write(s),
+                    None => Err(io::Error::from(io::ErrorKind::NotConnected)),
+                },
+            }
+        };
+        // A peer that already went away is no reason to fail `end` (Node
+        // ignores ENOTCONN here too).
+        let r = match r {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r.map_err(StreamError::from),
+        };
+        lp.defer_pending(Task::new(move |lp| done.call(lp, r)));
+    }
+
+    /// Node's `_destroy`: closes the descriptor now and the handle in the
+    /// close phase, whose callback emits `'close'`.
+    fn close_handle(&self, lp: &mut Loop) {
+        let (stream, watcher, write, final_, timer) = {
+            let mut io = self.io.borrow_mut();
+            io.phase = Phase::Closed;
+            io.reading = false;
+            (
+                io.stream.take(),
+                io.watcher.take(),
+                io.write.take(),
+                io.final_.take(),
+                io.timer.take(),
+            )
+        };
+        if let Some(t) = timer {
+            lp.clear_timeout(t);
+        }
+        let me = self.clone();
+        let closed = move |lp: &mut Loop| {
+            // Writes cut short are failed before 'close' (libuv cancels
+            // them when the handle finishes closing).
+            if let Some(w) = write {
+                w.done.call(lp, Err(StreamError::Destroyed("write")));
+            }
+            if let Some(f) = final_ {
+                f.call(lp, Err(StreamError::Destroyed("end")));
+            }
+            let hooks = std::mem::take(&mut me.io.borrow_mut().closed_hooks);
+            me.emitter().emit::<sev::Close>(lp, ());
+            for h in hooks {
+                h.run(lp);
+            }
+        };
+        match watcher {
+            Some(w) => {
+                if w.close(lp, closed).is_err() {
+                    log::error!("nodeloop: socket handle closed twice");
+                }
+            }
+            None => lp.next_tick(closed),
+        }
+        // Closing the descriptor takes it out of epoll.
+        drop(stream);
+    }
+
+    /// Runs `f` once the socket has emitted `'close'` (a server counts its
+    /// connections with it).
+    pub(crate) fn on_closed_hook(&self, f: impl FnOnce(&mut Loop) + 'static) {
+        self.io.borrow_mut().closed_hooks.push(Task::new(f));
+    }
+
+    /// Records activity for the idle timeout, re-arming it if it fired.
+    fn touch(&self, lp: &mut Loop) {
+        let rearm = {
+            let mut io = self.io.borrow_mut();
+            io.last_active = lp.now();
+            io.timeout_ms > 0 && io.timer.is_none() && io.phase != Phase::Closed
+        };
+        if rearm {
+            let ms = self.io.borrow().timeout_ms;
+            self.arm_timer(lp, ms);
+        }
+    }
+
+    fn arm_timer(&self, lp: &mut Loop, ms: u64) {
+        let weak = Rc::downgrade(&self.io);
+        let duplex = self.duplex.clone();
+        let t = lp.set_timeout(ms, move |lp| {
+            if let Some(io) = weak.upgrade() {
+                Socket { duplex, io }.on_timer(lp);
+            }
+        });
+        // An idle timer alone does not keep the loop alive (Node's
+        // unref'd socket timers).
+        t.unref(lp);
+        self.io.borrow_mut().timer = Some(t);
+    }
+
+    fn on_timer(&self, lp: &mut Loop) {
+        let idle_left = {
+            let mut io = self.io.borrow_mut();
+            io.timer = None;
+            if io.timeout_ms == 0 || io.phase == Phase::Closed {
+                return;
+            }
+            let idle = lp.now().saturating_sub(io.last_active);
+            io.timeout_ms.checked_sub(idle).filter(|&left| left > 0)
+        };
+        match idle_left {
+            // Activity since the timer was set: wait out the rest.
+            Some(left) => self.arm_timer(lp, left),
+            // Fires once per idle period; the next activity re-arms it.
+            None => {
+                self.emitter().emit::<event::Timeout>(lp, ());
+            }
+        }
+    }
+}
+
+impl<T: Transport> Socket<T> {
+    /// The socket as a stream: a duplex of bytes.
+    ///
+    /// ```
+    /// # use nodeloop::net::{SocketOptions, TcpSocket};
+    /// # let mut lp = nodeloop::Loop::new();
+    /// # let addr = "127.0.0.1:9".parse::<std::net::SocketAddr>().unwrap();
+    /// let s = TcpSocket::connect(&mut lp, addr, SocketOptions::default());
+    /// assert_eq!(s.duplex().writable().writable_high_water_mark(), 16 * 1024);
+    /// # s.on_error(|_, _| {});
+    /// # lp.run_default();
+    /// ```
+    pub fn duplex(&self) -> &Duplex<Bytes, Bytes> {
+        &self.duplex
+    }
+
+    /// The readable side (for `pipe`, `read`, `iter`...).
+    pub fn readable(&self) -> &Readable<Bytes> {
+        self.duplex.readable()
+    }
+
+    /// The writable side.
+    pub fn writable(&self) -> &Writable<Bytes> {
+        self.duplex.writable()
+    }
+
+    /// The socket's event emitter.
+    pub fn emitter(&self) -> &EventEmitter {
+        self.duplex.emitter()
+    }
+
+    /// Adds a listener for any event, with the readable side's rules (a
+    /// `Data` listener starts the flow).
+    pub fn on<E: Event>(
+        &self,
+        lp: &mut Loop,
+        f: impl FnMut(&mut Loop, &E::Payload) + 'static,
+    ) -> ListenerId {
+        self.readable().on::<E>(lp, f)
+    }
+
+    /// `on('data')`: chunks as they arrive (starts the flow).
+    pub fn on_data(
+        &self,
+        lp: &mut Loop,
+        f: impl FnMut(&mut Loop, &Vec<u8>) + 'static,
+    ) -> ListenerId {
+        self.readable().on_data(lp, f)
+    }
+
+    /// `on('end')`: the peer ended its side and every chunk was consumed.
+    pub fn on_end(&self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        self.readable().on::<sev::End>(lp, move |lp, _| f(lp))
+    }
+
+    /// `on('error')`.
+    pub fn on_error(&self, f: impl FnMut(&mut Loop, &StreamError) + 'static) -> ListenerId {
+        self.emitter().on::<sev::Error>(f)
+    }
+
+    /// `on('close')`: the handle is closed (close phase).
+    pub fn on_close(&self, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        self.emitter().on::<sev::Close>(move |lp, _| f(lp))
+    }
+
+    /// `on('connect')`.
+    pub fn on_connect(&self, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        self.emitter().on::<event::Connect>(move |lp, _| f(lp))
+    }
+
+    /// `on('timeout')`; see [`Socket::set_timeout`].
+    pub fn on_timeout(&self, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        self.emitter().on::<event::Timeout>(move |lp, _| f(lp))
+    }
+
+    /// Writes bytes; false once the buffer reached the high-water mark
+    /// (wait for `Drain`).
+    pub fn write(&self, lp: &mut Loop, data: Vec<u8>) -> bool {
+        self.writable().write(lp, data)
+    }
+
+    /// Writes bytes and calls back when the kernel has taken them all (or
+    /// with the error).
+    pub fn write_with(
+        &self,
+        lp: &mut Loop,
+        data: Vec<u8>,
+        cb: impl FnOnce(&mut Loop, Result<(), StreamError>) + 'static,
+    ) -> bool {
+        self.writable().write_with(lp, data, cb)
+    }
+
+    /// Writes bytes, as an awaitable of [`Socket::write_with`]'s outcome.
+    ///
+    /// ```
+    /// use nodeloop::net::{ServerOptions, SocketOptions, UnixServer, UnixSocket};
+    /// use nodeloop::Loop;
+    /// let path = std::env::temp_dir().join(format!("nodeloop-doc-rw-{}.sock", std::process::id()));
+    /// let mut lp = Loop::new();
+    /// let server = UnixServer::new(ServerOptions::default());
+    /// server.listen(&mut lp, path.clone(), 8).unwrap();
+    /// let client = UnixSocket::connect(&mut lp, &path, SocketOptions::default());
+    /// let accept = server.accept_async(&mut lp);
+    /// let write = client.write_async(&mut lp, b"ping".to_vec());
+    /// let task = lp.spawn(async move {
+    ///     let conn = accept.await.unwrap();
+    ///     write.await.unwrap();
+    ///     let got = nodeloop::with_loop(|lp| conn.read_async(lp)).await.unwrap();
+    ///     assert_eq!(got.as_deref(), Some(&b"ping"[..]));
+    ///     nodeloop::with_loop(|lp| { client.destroy(lp, None); conn.destroy(lp, None); server.close(lp, |_, _| {}) });
+    /// });
+    /// lp.run_default();
+    /// assert!(task.is_finished());
+    /// ```
+    pub fn write_async(
+        &self,
+        lp: &mut Loop,
+        data: Vec<u8>,
+    ) -> FromCallback<Result<(), StreamError>> {
+        lp.from_callback(|lp, done| {
+            self.write_with(lp, data, move |lp, r| done.complete(lp, r));
+        })
+    }
+
+    /// Reads what is buffered, or waits for the next data: calls back with
+    /// `Some(bytes)`, `None` at the end, or the error. For paused-mode use:
+    /// it takes the socket out of flowing mode, so do not mix it with
+    /// `Data` listeners.
+    ///
+    /// ```
+    /// use nodeloop::net::{UnixSocket};
+    /// use nodeloop::Loop;
+    /// use std::io::Write;
+    /// let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// b.write_all(b"hi").unwrap();
+    /// drop(b);
+    /// let mut lp = Loop::new();
+    /// let s = UnixSocket::from_std(&mut lp, a, Default::default()).unwrap();
+    /// let s2 = s.clone();
+    /// s.read_with(&mut lp, move |lp, r| {
+    ///     assert_eq!(r.unwrap().unwrap(), b"hi");
+    ///     s2.read_with(lp, |_, r| assert_eq!(r.unwrap(), None));
+    /// });
+    /// lp.run_default();
+    /// ```
+    pub fn read_with(
+        &self,
+        lp: &mut Loop,
+        cb: impl FnOnce(&mut Loop, Result<Option<Vec<u8>>, StreamError>) + 'static,
+    ) {
+        type Cb = Box<dyn FnOnce(&mut Loop, Result<Option<Vec<u8>>, StreamError>)>;
+        let cb: Rc<RefCell<Option<Cb>>> = Rc::new(RefCell::new(Some(Box::new(cb))));
+        read_attempt(self.readable().clone(), lp, cb);
+    }
+
+    /// [`Socket::read_with`] as an awaitable.
+    pub fn read_async(&self, lp: &mut Loop) -> FromCallback<Result<Option<Vec<u8>>, StreamError>> {
+        lp.from_callback(|lp, done| self.read_with(lp, move |lp, r| done.complete(lp, r)))
+    }
+
+    /// Ends the writable side once everything is written (`shutdown`, a
+    /// half-close): the peer sees EOF; reading goes on.
+    pub fn end(&self, lp: &mut Loop) {
+        self.writable().end(lp);
+    }
+
+    /// `end(chunk, cb)`: writes a last chunk, then ends; `cb` runs at
+    /// `'finish'` or with the error that prevented it.
+    pub fn end_with(
+        &self,
+        lp: &mut Loop,
+        chunk: Option<Vec<u8>>,
+        cb: impl FnOnce(&mut Loop, Result<(), StreamError>) + 'static,
+    ) {
+        self.writable().end_with(lp, chunk, Some(Box::new(cb)));
+    }
+
+    /// Closes the connection now, discarding unwritten data: `Error` (with
+    /// `Some`) on the next tick, `Close` in the close phase.
+    pub fn destroy(&self, lp: &mut Loop, err: Option<StreamError>) {
+        self.duplex.destroy(lp, err);
+    }
+
+    /// Whether `destroy` ran (explicitly, by an error, or after both sides
+    /// ended).
+    pub fn destroyed(&self) -> bool {
+        self.readable().destroyed()
+    }
+
+    /// Stops `Data` events; reading from the kernel stops once the
+    /// readable buffer is full (backpressure to the peer).
+    pub fn pause(&self, lp: &mut Loop) {
+        self.readable().pause(lp);
+    }
+
+    /// Resumes `Data` events.
+    pub fn resume(&self, lp: &mut Loop) {
+        self.readable().resume(lp);
+    }
+
+    /// Whether the connection is still being set up (resolving or
+    /// connecting), Node's `socket.connecting`.
+    pub fn connecting(&self) -> bool {
+        matches!(self.io.borrow().phase, Phase::Resolving | Phase::Connecting)
+    }
+
+    /// Disables Nagle's algorithm (`TCP_NODELAY`); a no-op for Unix
+    /// sockets. Asked before the connection is up, it applies once it is.
+    ///
+    /// ```
+    /// # use nodeloop::net::{SocketOptions, TcpSocket};
+    /// # let mut lp = nodeloop::Loop::new();
+    /// # let addr = "127.0.0.1:9".parse::<std::net::SocketAddr>().unwrap();
+    /// let s = TcpSocket::connect(&mut lp, addr, SocketOptions::default());
+    /// s.set_no_delay(true).unwrap();
+    /// # s.on_error(|_, _| {});
+    /// # lp.run_default();
+    /// ```
+    pub fn set_no_delay(&self, on: bool) -> io::Result<()> {
+        let mut io = self.io.borrow_mut();
+        match (io.phase, io.stream.as_ref()) {
+            (Phase::Open, Some(s)) => T::set_no_delay(s, on),
+            (Phase::Closed, _) => Err(closed_error()),
+            _ => {
+                io.no_delay = Some(on);
+                Ok(())
+            }
+        }
+    }
+
+    /// Enables TCP keep-alive probes after `initial_delay` of silence
+    /// (whole seconds; zero keeps the system default); a no-op for Unix
+    /// sockets. Asked before the connection is up, it applies once it is.
+    pub fn set_keep_alive(&self, on: bool, initial_delay: Duration) -> io::Result<()> {
+        let secs = u32::try_from(initial_delay.as_secs()).unwrap_or(u32::MAX);
+        let mut io = self.io.borrow_mut();
+        match (io.phase, io.stream.as_ref()) {
+            (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
+            (Phase::Closed, _) => Err(closed_error()),
+            _ => {
+                io.keep_alive = Some((on, secs));
+                Ok(())
+            }
+        }
+    }
+
+    /// Emits [`event::Timeout`] after `ms` milliseconds without reads or
+    /// writes (Node's `setTimeout`); 0 turns it off. The timer does not keep
+    /// the loop alive. It fires once per idle period.
+    ///
+    /// ```
+    /// use nodeloop::net::UnixSocket;
+    /// use nodeloop::Loop;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut lp = Loop::builder().virtual_clock(true).build().unwrap();
+    /// let s = UnixSocket::from_std(&mut lp, a, Default::default()).unwrap();
+    /// s.set_timeout(&mut lp, 5_000);
+    /// s.on_timeout(|lp| assert_eq!(lp.now(), 5_000));
+    /// let s2 = s.clone();
+    /// s.on_timeout(move |lp| s2.destroy(lp, None));
+    /// lp.run_default();
+    /// assert!(s.destroyed());
+    /// ```
+    pub fn set_timeout(&self, lp: &mut Loop, ms: u64) {
+        let old = {
+            let mut io = self.io.borrow_mut();
+            io.timeout_ms = ms;
+            io.last_active = lp.now();
+            io.timer.take()
+        };
+        if let Some(t) = old {
+            lp.clear_timeout(t);
+        }
+        if ms > 0 && self.io.borrow().phase != Phase::Closed {
+            self.arm_timer(lp, ms);
+        }
+    }
+
+    /// The local address (`socket.address()`).
+    pub fn local_address(&self) -> io::Result<T::Addr> {
+        match self.io.borrow().stream.as_ref() {
+            Some(s) => T::local_addr(s),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// The peer's address (`remoteAddress`/`remotePort`).
+    pub fn remote_address(&self) -> io::Result<T::Addr> {
+        match self.io.borrow().stream.as_ref() {
+            Some(s) => T::peer_addr(s),
+            None => Err(closed_error()),
+        }
+    }
+
+    /// Bytes received from the kernel so far (`bytesRead`).
+    pub fn bytes_read(&self) -> u64 {
+        self.io.borrow().bytes_read
+    }
+
+    /// Bytes handed to the kernel so far. Unlike Node's `bytesWritten`, it
+    /// does not count bytes still buffered in the stream.
+    pub fn bytes_written(&self) -> u64 {
+        self.io.borrow().bytes_written
+    }
+
+    /// Keeps the loop alive while the socket is active (the default).
+    pub fn ref_(&self, lp: &mut Loop) {
+        self.set_ref(lp, true);
+    }
+
+    /// Lets the loop exit even while the socket is active.
+    pub fn unref(&self, lp: &mut Loop) {
+        self.set_ref(lp, false);
+    }
+
+    fn set_ref(&self, lp: &mut Loop, on: bool) {
+        let w = {
+            let mut io = self.io.borrow_mut();
+            io.refd = on;
+            io.watcher
+        };
+        if let Some(w) = w {
+            if on {
+                w.ref_(lp);
+            } else {
+                w.unref(lp);
+            }
+        }
+    }
+
+    /// Whether the socket is referenced ([`Socket::unref`]).
+    pub fn has_ref(&self) -> bool {
+        self.io.borrow().refd
+    }
+}
+
+impl Socket<super::Unix> {
+    /// Adopts a connected std Unix stream (for instance one end of
+    /// `UnixStream::pair`), as Node's `new net.Socket({ fd })`.
+    ///
+    /// ```
+    /// use nodeloop::net::UnixSocket;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// let mut lp = nodeloop::Loop::new();
+    /// let s = UnixSocket::from_std(&mut lp, a, Default::default()).unwrap();
+    /// assert!(!s.connecting());
+    /// s.destroy(&mut lp, None);
+    /// lp.run_default();
+    /// ```
+    pub fn from_std(
+        lp: &mut Loop,
+        stream: std::os::unix::net::UnixStream,
+        opts: SocketOptions,
+    ) -> io::Result<Socket<super::Unix>> {
+        stream.set_nonblocking(true)?;
+        Socket::accepted(lp, mio::net::UnixStream::from_std(stream), &opts)
+    }
+}
+
+impl Socket<super::Tcp> {
+    /// Adopts a connected std TCP stream.
+    ///
+    /// ```
+    /// use nodeloop::net::TcpSocket;
+    /// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    /// let mut lp = nodeloop::Loop::new();
+    /// let s = TcpSocket::from_std(&mut lp, a, Default::default()).unwrap();
+    /// assert_eq!(s.remote_address().unwrap(), l.local_addr().unwrap());
+    /// s.destroy(&mut lp, None);
+    /// lp.run_default();
+    /// ```
+    pub fn from_std(
+        lp: &mut Loop,
+        stream: std::net::TcpStream,
+        opts: SocketOptions,
+    ) -> io::Result<Socket<super::Tcp>> {
+        stream.set_nonblocking(true)?;
+        Socket::accepted(lp, mio::net::TcpStream::from_std(stream), &opts)
+    }
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "socket is not connected")
+}
+
+type ReadCb = Rc<RefCell<Option<Box<dyn FnOnce(&mut Loop, Result<Option<Vec<u8>>, StreamError>)>>>>;
+
+/// One step of `read_with`: deliver what is there, or wait for the first
+/// of `readable`, `end`, `error`, `close` and look again.
+fn read_attempt(r: Readable<Bytes>, lp: &mut Loop, cb: ReadCb) {
+    let outcome = if let Some(e) = r.errored() {
+        Some(Err(e))
+    } else if let Some(chunk) = r.read(lp, None) {
+        Some(Ok(Some(chunk)))
+    } else if r.readable_ended() {
+        Some(Ok(None))
+    } else if r.destroyed() {
+        Some(Err(StreamError::PrematureClose))
+    } else {
+        None
+    };
+    if let Some(out) = outcome {
+        if let Some(f) = cb.borrow_mut().take() {
+            f(lp, out);
+        }
+        return;
+    }
+    let ids: Rc<RefCell<Vec<ListenerId>>> = Rc::default();
+    let wake = {
+        let (r, ids) = (r.clone(), ids.clone());
+        Rc::new(move |lp: &mut Loop| {
+            let list = std::mem::take(&mut *ids.borrow_mut());
+            if list.is_empty() {
+                return; // another of the four already ran
+            }
+            for id in list {
+                r.off(lp, id);
+            }
+            read_attempt(r.clone(), lp, cb.clone());
+        })
+    };
+    let w = wake.clone();
+    let a = r.once::<sev::Readable>(lp, move |lp, _| w(lp));
+    let w = wake.clone();
+    let b = r.emitter().once::<sev::End>(move |lp, _| w(lp));
+    let w = wake.clone();
+    let c = r.emitter().once::<sev::Error>(move |lp, _| w(lp));
+    let w = wake;
+    let d = r.emitter().once::<sev::Close>(move |lp, _| w(lp));
+    *ids.borrow_mut() = vec![a, b, c, d];
+}
