@@ -34,11 +34,13 @@ fn main() -> ExitCode {
         // A reset by the peer is its business, not ours.
         sock.on_error(|_, _| {});
         let s = sock.clone();
-        sock.on::<Drain>(lp, move |lp, _| s.resume(lp));
-        let s = sock.clone();
         sock.on_data(lp, move |lp, chunk| {
             if !s.write(lp, chunk.clone()) {
                 s.pause(lp);
+                // Registered only when needed, as Node's echo.js does: an
+                // idle connection carries no `drain` listener.
+                let s2 = s.clone();
+                s.emitter().once::<Drain>(move |lp, _| s2.resume(lp));
             }
         });
     });
