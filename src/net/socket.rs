@@ -822,7 +822,11 @@ impl<T: Transport> Socket<T> {
     /// Runs `f` once the socket has emitted `'close'` (a server counts its
     /// connections with it).
     pub(crate) fn on_closed_hook(&self, f: impl FnOnce(&mut Loop) + 'static) {
-        self.io.borrow_mut().closed_hooks.push(Task::new(f));
+        // Usually the server's one hook: room for four was 96 idle bytes
+        // per connection.
+        let mut io = self.io.borrow_mut();
+        io.closed_hooks.reserve_exact(1);
+        io.closed_hooks.push(Task::new(f));
     }
 
     /// Records activity for the idle timeout, re-arming it if it fired.
