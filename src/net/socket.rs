@@ -285,12 +285,14 @@ impl<T: Transport> Socket<T> {
             .readable()
             .set_destroy(move |lp, err, done| match wd.upgrade() {
                 Some(io) => {
+                    // The error's tick first: without a handle, 'close'
+                    // also comes on a tick, and must follow 'error'.
+                    done.call(lp, err);
                     Socket {
                         duplex: d3.clone(),
                         io,
                     }
                     .close_handle(lp);
-                    done.call(lp, err);
                 }
                 None => done.call(lp, err),
             });
