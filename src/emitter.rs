@@ -234,10 +234,15 @@ impl EventEmitter {
         let i = match inner.slots.iter().position(|s| s.event == t) {
             Some(i) => i,
             None => {
+                // Exact sizes: most emitters (one per socket or stream) carry
+                // a few events with one listener each, and the default
+                // growth (room for 4) was most of an idle connection's
+                // memory.
+                inner.slots.reserve_exact(1);
                 inner.slots.push(Slot {
                     event: t,
                     name: E::NAME,
-                    list: Rc::new(Vec::new()),
+                    list: Rc::new(Vec::with_capacity(1)),
                 });
                 inner.slots.len() - 1
             }

@@ -20,10 +20,10 @@
 //!   and pool work ([`sleep`], [`Loop::run_work`]), and the `async` library's
 //!   helpers ([`promisify`], [`series`], [`parallel`], [`Auto`]); see
 //!   `docs/async.md`.
-//! - Stream sockets ([`net`]): TCP and Unix-domain servers and connections
+//! - Sockets ([`net`]): TCP and Unix-domain servers and connections
 //!   as Node duplex streams, with backpressure, half-close, idle timeouts,
 //!   bounded work per readiness event and descriptor-exhaustion handling;
-//!   see `docs/net.md`.
+//!   UDP sockets ([`net::udp`]); see `docs/net.md`.
 //!
 //! ```
 //! use nodeloop::Loop;

@@ -1,5 +1,6 @@
-//! Stream sockets on the reactor: TCP ([`tcp`]) and Unix-domain ([`unix`])
-//! servers and connections, Node's `net` module.
+//! Sockets on the reactor: TCP ([`tcp`]) and Unix-domain ([`unix`])
+//! servers and connections, Node's `net` module, and UDP ([`udp`]), Node's
+//! `dgram`.
 //!
 //! A [`Socket`] is a Node [`Duplex`](crate::stream::Duplex) of bytes: `data`,
 //! `end`, `drain`, `finish`, `error` and `close` events, `write` with
@@ -48,6 +49,7 @@ pub mod event;
 mod server;
 mod socket;
 pub mod tcp;
+pub mod udp;
 pub mod unix;
 
 pub use self::server::{Server, ServerOptions};
