@@ -1,39 +1,17 @@
 //! Every `nodeloop::fs` call against a fresh temporary directory, with its
 //! error cases: the OS error kind, Node's code, the syscall and the path.
 
+mod fs_common;
+use fs_common::*;
 use nodeloop::fs::{self, Dirent, Fd, FsError, OpenFlags};
 use nodeloop::Loop;
 use std::cell::RefCell;
-use std::io::{self, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nodeloop-fs-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 type Cb<T> = Box<dyn FnOnce(&mut Loop, T)>;
 
@@ -50,27 +28,6 @@ fn call<T: 'static, R>(start: impl FnOnce(&mut Loop, Cb<T>) -> R) -> T {
     assert!(!lp.run_default());
     let r = out.borrow_mut().take();
     r.expect("the callback ran")
-}
-
-#[track_caller]
-fn assert_err(
-    r: io::Result<impl std::fmt::Debug>,
-    kind: ErrorKind,
-    code: &str,
-    syscall: &str,
-) -> FsError {
-    let e = r.expect_err("the call fails");
-    assert_eq!(e.kind(), kind, "{e}");
-    let info = FsError::of(&e).unwrap_or_else(|| panic!("no FsError in {e:?}"));
-    assert_eq!((info.code(), info.syscall()), (code, syscall), "{e}");
-    let msg = e.to_string();
-    let info = e.into_inner().unwrap().downcast::<FsError>().unwrap();
-    assert!(!msg.is_empty());
-    *info
-}
-
-fn flags(s: &str) -> OpenFlags {
-    s.parse().unwrap()
 }
 
 #[test]
@@ -184,11 +141,6 @@ fn open_errors_and_flags() {
     let bad = "rw".parse::<OpenFlags>().unwrap_err();
     assert_eq!(bad.kind(), ErrorKind::InvalidInput);
     assert!(bad.to_string().contains("\"rw\""));
-}
-
-/// The kind std gives an errno (some, like EBADF, have no stable name).
-fn os_kind(errno: i32) -> ErrorKind {
-    io::Error::from_raw_os_error(errno).kind()
 }
 
 const ENOENT: i32 = 2;

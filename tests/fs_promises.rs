@@ -3,7 +3,9 @@
 //! resumes compared with the callback form; and what dropping a future
 //! before it completes does.
 
-use nodeloop::fs::{self, promises as fsp, Dirent, FsError, OpenFlags};
+mod fs_common;
+use fs_common::*;
+use nodeloop::fs::{self, promises as fsp, Dirent, FsError};
 use nodeloop::{sleep, with_loop, Loop, UnhandledRejections};
 use std::cell::RefCell;
 use std::future::Future;
@@ -11,32 +13,7 @@ use std::io::{self, ErrorKind, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "nodeloop-fsp-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&p).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Runs `body` as a task on `lp` until the loop ends and returns its value.
 /// A failed assertion inside the task fails the test: the task's panic
@@ -53,33 +30,6 @@ fn run_on<T: 'static>(mut lp: Loop, body: impl Future<Output = T> + 'static) -> 
 
 fn run<T: 'static>(body: impl Future<Output = T> + 'static) -> T {
     run_on(Loop::new(), body)
-}
-
-#[track_caller]
-fn assert_err<T: std::fmt::Debug>(
-    r: io::Result<T>,
-    kind: ErrorKind,
-    code: &str,
-    syscall: &str,
-) -> FsError {
-    let e = r.expect_err("the call fails");
-    assert_eq!(e.kind(), kind, "{e}");
-    let info = FsError::of(&e).unwrap_or_else(|| panic!("no FsError in {e:?}"));
-    assert_eq!((info.code(), info.syscall()), (code, syscall), "{e}");
-    *e.into_inner().unwrap().downcast::<FsError>().unwrap()
-}
-
-/// The kind std gives an errno (some, like EBADF, have no stable name).
-fn os_kind(errno: i32) -> ErrorKind {
-    io::Error::from_raw_os_error(errno).kind()
-}
-
-fn flags(s: &str) -> OpenFlags {
-    s.parse().unwrap()
-}
-
-fn mode(p: &Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 #[test]

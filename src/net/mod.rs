@@ -42,7 +42,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::AsRawFd;
 
-use crate::{Loop, NodeCallback};
+use crate::{Handle, IoWatcher, Loop, NodeCallback};
 
 mod emfile;
 pub mod event;
@@ -56,6 +56,19 @@ pub use self::server::{Server, ServerOptions};
 pub use self::socket::{Socket, SocketOptions};
 pub use self::tcp::{Tcp, TcpServer, TcpSocket, TcpTarget};
 pub use self::unix::{Unix, UnixServer, UnixSocket};
+
+/// Applies a socket's or server's ref flag to its watcher, if it has one
+/// yet: the flag is kept by the caller so that a watcher made later (at
+/// `listen` or `connect`) starts with it.
+fn set_watcher_ref(lp: &mut Loop, watcher: Option<IoWatcher>, on: bool) {
+    if let Some(w) = watcher {
+        if on {
+            w.ref_(lp);
+        } else {
+            w.unref(lp);
+        }
+    }
+}
 
 mod sealed {
     /// Keeps [`Transport`](super::Transport) implemented only here.

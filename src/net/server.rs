@@ -335,13 +335,7 @@ impl<T: Transport> Server<T> {
             i.refd = on;
             i.watcher
         };
-        if let Some(w) = w {
-            if on {
-                w.ref_(lp);
-            } else {
-                w.unref(lp);
-            }
-        }
+        super::set_watcher_ref(lp, w, on);
     }
 
     /// Whether the server is referenced.

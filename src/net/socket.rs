@@ -1206,13 +1206,7 @@ impl<T: Transport> Socket<T> {
             io.refd = on;
             io.watcher
         };
-        if let Some(w) = w {
-            if on {
-                w.ref_(lp);
-            } else {
-                w.unref(lp);
-            }
-        }
+        super::set_watcher_ref(lp, w, on);
     }
 
     /// Whether the socket is referenced ([`Socket::unref`]).
