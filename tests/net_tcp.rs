@@ -762,11 +762,18 @@ fn one_busy_socket_cannot_starve_another() {
     server.listen(&mut lp, localhost(), 8).unwrap();
     let addr = server.address().unwrap();
     // Two flooding peers on threads, each sending 32 MiB as fast as the
-    // kernel takes it.
+    // kernel takes it. Both connect and queue a first 64 KiB before the
+    // loop starts, so the two floods overlap however the threads are
+    // scheduled (on a loaded machine one could otherwise finish before the
+    // other begins, and there would be nothing to share).
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(3));
     let floods: Vec<_> = (0..2)
         .map(|_| {
+            let ready = ready.clone();
             std::thread::spawn(move || {
                 let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.write_all(&[1u8; 64 << 10]).unwrap();
+                ready.wait();
                 let buf = vec![1u8; 1 << 20];
                 for _ in 0..32 {
                     s.write_all(&buf).unwrap();
@@ -774,6 +781,7 @@ fn one_busy_socket_cannot_starve_another() {
             })
         })
         .collect();
+    ready.wait();
     // Marks the end of each loop iteration (check phase); unref'd so that
     // it does not keep the loop alive.
     let mark = order.clone();
