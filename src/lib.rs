@@ -55,6 +55,7 @@ pub mod dns;
 pub mod emitter;
 mod event_loop;
 mod executor;
+mod fast_rc;
 mod flow;
 pub mod fs;
 mod handle;

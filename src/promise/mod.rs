@@ -22,12 +22,16 @@ pub(crate) mod unhandled;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::current;
+use crate::fast_rc::{FastRc, RcBox};
 use crate::Loop;
 
 pub use rejection::{ChainingCycle, Rejection, RejectionKind};
@@ -40,7 +44,7 @@ enum Reaction<T> {
     Job(Job<T>),
     /// A `then`: the derived promise, which carries its own handler (one
     /// allocation per `then`, for the promise and the handler together).
-    Derived(Rc<dyn React<T>>),
+    Derived(Derived<T>),
     /// An `await`: the waker is woken when the promise settles, which
     /// queues the task's poll as a microtask in the same position.
     Wake(Waker),
@@ -103,25 +107,90 @@ impl<X> Tail for X {}
 /// The handler of a `then`, taken when it runs.
 struct Handler<F>(Cell<Option<F>>);
 
-/// A derived promise seen from the promise it derives from: runs its
-/// handler with the outcome and settles itself with the result.
-trait React<T> {
-    fn react(self: Rc<Self>, lp: &mut Loop, outcome: Result<T, Rejection>);
+/// A derived promise seen from the promise it derives from: a handle to a
+/// node whose handler type is erased, with the two functions that know it.
+/// (A `dyn` trait object cannot take a `FastRc` receiver on stable Rust,
+/// and a `&self` one would have to outlive the node it frees.)
+/// Two words, so that a queued reaction (this and its source) fits a task
+/// inline.
+struct Derived<T> {
+    node: NonNull<()>,
+    /// A `&'static` in fact; raw so that `T` need not be `'static` here.
+    vt: *const DerivedVt<T>,
 }
 
-impl<T, U, F> React<T> for Inner<U, Handler<F>>
+struct DerivedVt<T> {
+    /// Runs the handler with the outcome and settles the node; consumes the
+    /// handle.
+    react: unsafe fn(NonNull<()>, &mut Loop, Result<T, Rejection>),
+    /// Releases the handle without running the handler.
+    release: unsafe fn(NonNull<()>),
+}
+
+impl<T> Derived<T> {
+    #[inline]
+    fn react(self, lp: &mut Loop, outcome: Result<T, Rejection>) {
+        let me = ManuallyDrop::new(self);
+        // SAFETY: `node` is a handle of the type the functions were made
+        // for, given up to this value, which is forgotten so it is
+        // consumed once.
+        unsafe { ((*me.vt).react)(me.node, lp, outcome) }
+    }
+}
+
+impl<T> Drop for Derived<T> {
+    fn drop(&mut self) {
+        // SAFETY: as in `react`; a dropped reaction never ran.
+        unsafe { ((*self.vt).release)(self.node) }
+    }
+}
+
+/// The functions of `Derived` for a node `Inner<U, Handler<F>>` reacting to
+/// a promise of `T`.
+struct DerivedFns<T, U, F>(PhantomData<fn(T, U, F)>);
+
+impl<T, U, F> DerivedFns<T, U, F>
 where
+    T: 'static,
     U: Clone + 'static,
     F: FnOnce(&mut Loop, Result<T, Rejection>) -> Resolution<U> + 'static,
 {
-    fn react(self: Rc<Self>, lp: &mut Loop, outcome: Result<T, Rejection>) {
-        let Some(f) = self.tail.0.take() else {
+    const VT: DerivedVt<T> = DerivedVt {
+        react: Self::react,
+        release: Self::release,
+    };
+
+    fn handle(node: FastRc<Inner<U, Handler<F>>>) -> Derived<T> {
+        Derived {
+            node: FastRc::into_raw(node).cast(),
+            vt: &Self::VT,
+        }
+    }
+
+    unsafe fn react(node: NonNull<()>, lp: &mut Loop, outcome: Result<T, Rejection>) {
+        // SAFETY: made by `handle` from a node of exactly this type.
+        let this: FastRc<Inner<U, Handler<F>>> = unsafe { FastRc::from_raw(node.cast()) };
+        let Some(f) = this.tail.0.take() else {
             return; // reactions run once; unreachable
         };
         let res = guarded(|| f(lp, outcome));
-        let this: Rc<Inner<U>> = self;
-        Inner::resolve_with(&this, lp, res);
+        Inner::resolve_with(&erase(this), lp, res);
     }
+
+    unsafe fn release(node: NonNull<()>) {
+        // SAFETY: made by `handle` from a node of exactly this type.
+        drop(unsafe { FastRc::<Inner<U, Handler<F>>>::from_raw(node.cast()) });
+    }
+}
+
+/// Forgets what else shares a promise's allocation: every promise of `T`
+/// then has one handle type.
+#[inline]
+fn erase<T, X: Tail + 'static>(node: FastRc<Inner<T, X>>) -> FastRc<Inner<T>> {
+    let raw = FastRc::into_raw(node);
+    let raw: NonNull<RcBox<Inner<T>>> = raw;
+    // SAFETY: the same node, unsized by the compiler; used once.
+    unsafe { FastRc::from_raw(raw) }
 }
 
 /// Whether a promise is settled, and how.
@@ -158,7 +227,7 @@ pub enum PromiseState {
 /// assert_eq!(*log.borrow(), ["main", "microtask", "then 2"]);
 /// ```
 pub struct Promise<T> {
-    cell: Rc<Inner<T>>,
+    cell: FastRc<Inner<T>>,
     /// This handle, used as a future, has registered its waker.
     awaiting: bool,
 }
@@ -224,7 +293,7 @@ impl<T> From<Promise<T>> for Resolution<T> {
 /// assert_eq!(got.get(), "late");
 /// ```
 pub struct Resolver<T> {
-    cell: Rc<Inner<T>>,
+    cell: FastRc<Inner<T>>,
 }
 
 impl<T> fmt::Debug for Resolver<T> {
@@ -234,14 +303,14 @@ impl<T> fmt::Debug for Resolver<T> {
 }
 
 impl<T: 'static> Inner<T> {
-    fn new(state: State<T>) -> Rc<Inner<T>> {
-        Inner::with_tail(state, ())
+    fn new(state: State<T>) -> FastRc<Inner<T>> {
+        erase(Inner::with_tail(state, ()))
     }
 }
 
 impl<T> Inner<T> {
-    fn with_tail<X>(state: State<T>, tail: X) -> Rc<Inner<T, X>> {
-        Rc::new(Inner {
+    fn with_tail<X>(state: State<T>, tail: X) -> FastRc<Inner<T, X>> {
+        FastRc::new(Inner {
             state: RefCell::new(state),
             handled: Cell::new(false),
             reported: Cell::new(false),
@@ -253,10 +322,10 @@ impl<T> Inner<T> {
 impl<T: Clone + 'static> Inner<T> {
     /// The outcome of a settled promise: moved out if `this` is the last
     /// handle, else cloned.
-    fn outcome(this: Rc<Inner<T>>) -> Result<T, Rejection> {
+    fn outcome(this: FastRc<Inner<T>>) -> Result<T, Rejection> {
         // Nothing else can see the state once this is the only handle (the
         // crate makes no weak references to promises), so it can be moved.
-        if Rc::strong_count(&this) == 1 {
+        if FastRc::strong_count(&this) == 1 {
             let empty = State::Pending(Reactions::None);
             match std::mem::replace(&mut *this.state.borrow_mut(), empty) {
                 State::Fulfilled(v) => Ok(v),
@@ -272,7 +341,7 @@ impl<T: Clone + 'static> Inner<T> {
         }
     }
 
-    fn settle(this: &Rc<Inner<T>>, lp: &mut Loop, outcome: Result<T, Rejection>) {
+    fn settle(this: &FastRc<Inner<T>>, lp: &mut Loop, outcome: Result<T, Rejection>) {
         let rejected = outcome.is_err();
         let new = match outcome {
             Ok(v) => State::Fulfilled(v),
@@ -300,7 +369,7 @@ impl<T: Clone + 'static> Inner<T> {
     }
 
     #[inline]
-    fn trigger(this: &Rc<Inner<T>>, lp: &mut Loop, r: Reaction<T>) {
+    fn trigger(this: &FastRc<Inner<T>>, lp: &mut Loop, r: Reaction<T>) {
         match r {
             Reaction::Job(f) => {
                 let src = this.clone();
@@ -322,7 +391,7 @@ impl<T: Clone + 'static> Inner<T> {
         }
     }
 
-    fn add_reaction(this: &Rc<Inner<T>>, lp: &mut Loop, r: Reaction<T>) {
+    fn add_reaction(this: &FastRc<Inner<T>>, lp: &mut Loop, r: Reaction<T>) {
         this.mark_handled(Some(lp));
         let mut st = this.state.borrow_mut();
         if let State::Pending(rs) = &mut *st {
@@ -333,12 +402,12 @@ impl<T: Clone + 'static> Inner<T> {
         }
     }
 
-    fn resolve_with(this: &Rc<Inner<T>>, lp: &mut Loop, res: Resolution<T>) {
+    fn resolve_with(this: &FastRc<Inner<T>>, lp: &mut Loop, res: Resolution<T>) {
         match res {
             Resolution::Value(v) => Inner::settle(this, lp, Ok(v)),
             Resolution::Reject(e) => Inner::settle(this, lp, Err(e)),
             Resolution::Adopt(q) => {
-                if Rc::ptr_eq(&q.cell, this) {
+                if FastRc::ptr_eq(&q.cell, this) {
                     return Inner::settle(this, lp, Err(Rejection::new(ChainingCycle)));
                 }
                 let target = this.clone();
@@ -354,7 +423,7 @@ impl<T: Clone + 'static> Inner<T> {
     }
 }
 
-impl<T: 'static> unhandled::Tracked for Rc<Inner<T>> {
+impl<T: 'static> unhandled::Tracked for FastRc<Inner<T>> {
     fn unhandled(&self) -> Option<Rejection> {
         if self.handled.get() {
             return None;
@@ -389,7 +458,7 @@ impl<T> Promise<T> {
 }
 
 impl<T: Clone + 'static> Promise<T> {
-    fn from_inner(cell: Rc<Inner<T>>) -> Promise<T> {
+    fn from_inner(cell: FastRc<Inner<T>>) -> Promise<T> {
         Promise {
             cell,
             awaiting: false,
@@ -451,7 +520,7 @@ impl<T: Clone + 'static> Promise<T> {
 
     /// Whether both are handles to the same promise.
     pub fn ptr_eq(&self, other: &Promise<T>) -> bool {
-        Rc::ptr_eq(&self.cell, &other.cell)
+        FastRc::ptr_eq(&self.cell, &other.cell)
     }
 
     /// Registers a raw reaction: `f` runs as a microtask with the outcome.
@@ -487,9 +556,9 @@ impl<T: Clone + 'static> Promise<T> {
         f: impl FnOnce(&mut Loop, Result<T, Rejection>) -> Resolution<U> + 'static,
     ) -> Promise<U> {
         let node = Inner::with_tail(State::Pending(Reactions::None), Handler(Cell::new(Some(f))));
-        let reaction: Rc<dyn React<T>> = node.clone();
+        let reaction = DerivedFns::handle(node.clone());
         Inner::add_reaction(&self.cell, lp, Reaction::Derived(reaction));
-        Promise::from_inner(node)
+        Promise::from_inner(erase(node))
     }
 
     /// `then(f)`: a promise of `f`'s result; a rejection passes through.
