@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use crate::core::poll::Wake;
 use crate::current;
 use crate::executor::slot::Slot;
+use crate::fast_rc::FastRc;
 use crate::promise::{Promise, Rejection};
 use crate::{Loop, WorkRequest};
 
@@ -28,7 +29,7 @@ use crate::{Loop, WorkRequest};
 /// uncompleted leaves the future pending forever (like a callback API that
 /// never calls back).
 pub struct Completer<T> {
-    slot: Rc<Slot<T>>,
+    slot: FastRc<Slot<T>>,
 }
 
 impl<T> fmt::Debug for Completer<T> {
@@ -48,7 +49,7 @@ impl<T: 'static> Completer<T> {
 /// [`Loop::from_callback`]. Like an `await`, it takes at least one microtask
 /// turn even when the value is already there.
 pub struct FromCallback<T> {
-    slot: Rc<Slot<T>>,
+    slot: FastRc<Slot<T>>,
     first_poll: bool,
 }
 

@@ -171,6 +171,20 @@ impl<T: ?Sized> Drop for FastRc<T> {
     }
 }
 
+/// Unsizes a [`FastRc`], which `Rc` does implicitly:
+/// `unsize_rc!(handle => dyn Trait)`. Only a concrete (or `Sized` generic)
+/// source type can be unsized, so this is a macro, expanded where the types
+/// are known.
+macro_rules! unsize_rc {
+    ($rc:expr => $ty:ty) => {{
+        let raw = $crate::fast_rc::FastRc::into_raw($rc);
+        let raw: ::std::ptr::NonNull<$crate::fast_rc::RcBox<$ty>> = raw;
+        // SAFETY: the same box, unsized by the compiler, taken back once.
+        unsafe { $crate::fast_rc::FastRc::from_raw(raw) }
+    }};
+}
+pub(crate) use unsize_rc;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::slot::Slot;
+use crate::fast_rc::FastRc;
 use crate::promise::{Promise, Rejection};
 use crate::Loop;
 
@@ -26,7 +26,7 @@ use crate::Loop;
 /// assert_eq!(p.peek().unwrap().unwrap(), "panicked: oops");
 /// ```
 pub struct JoinHandle<T> {
-    slot: Rc<Slot<Result<T, Rejection>>>,
+    slot: FastRc<Slot<Result<T, Rejection>>>,
     key: u32,
     gen: u32,
     first_poll: bool,
@@ -42,7 +42,7 @@ impl<T> fmt::Debug for JoinHandle<T> {
 }
 
 impl<T: 'static> JoinHandle<T> {
-    pub(crate) fn new(slot: Rc<Slot<Result<T, Rejection>>>, key: u32, gen: u32) -> Self {
+    pub(crate) fn new(slot: FastRc<Slot<Result<T, Rejection>>>, key: u32, gen: u32) -> Self {
         JoinHandle {
             slot,
             key,

@@ -28,7 +28,6 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -37,6 +36,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use slab::Slab;
 
 use crate::current;
+use crate::fast_rc::{unsize_rc, FastRc};
 use crate::handle::Handle;
 use crate::promise::Rejection;
 use crate::{Async, Loop};
@@ -47,13 +47,16 @@ use waker::{Remote, TaskWaker};
 
 /// A spawned future in its result slot's allocation, type-erased.
 trait Run {
-    /// Polls the future; on completion keeps the output for `finish`.
+    /// Polls the future; on completion keeps the output for `finish` and
+    /// drops the future (still inside the poll's panic guard and loop loan).
     ///
     /// # Safety
     /// Not re-entrant: the caller polls one task at most once at a time.
     unsafe fn poll_run(&self, cx: &mut Context<'_>) -> Poll<()>;
-    /// Delivers the output, or `failure` when the poll panicked.
-    fn finish(self: Rc<Self>, lp: &mut Loop, failure: Option<Rejection>);
+    /// Delivers the output, or `failure` when the poll panicked. `me` is the
+    /// handle this is called through (a `dyn` receiver cannot be a
+    /// `FastRc`).
+    fn finish(&self, me: &FastRc<dyn Run>, lp: &mut Loop, failure: Option<Rejection>);
     /// Drops the future in place (it is pinned there).
     ///
     /// # Safety
@@ -63,7 +66,7 @@ trait Run {
 
 struct TaskSlot {
     gen: u32,
-    run: Rc<dyn Run>,
+    run: FastRc<dyn Run>,
     waker: Arc<TaskWaker>,
     refd: bool,
     /// Being polled: a nested request only marks `repoll`.
@@ -163,19 +166,24 @@ where
         match unsafe { Pin::new_unchecked(fut) }.poll(cx) {
             Poll::Ready(v) => {
                 self.tail.out.set(Some(v));
+                // SAFETY: the poll is over; dropped in place, never moved.
+                unsafe { self.drop_future() };
                 Poll::Ready(())
             }
             Poll::Pending => Poll::Pending,
         }
     }
 
-    fn finish(self: Rc<Self>, lp: &mut Loop, failure: Option<Rejection>) {
+    fn finish(&self, me: &FastRc<dyn Run>, lp: &mut Loop, failure: Option<Rejection>) {
         let out = match failure {
             Some(e) => Err(e),
             None => Ok(self.tail.out.take().expect("output of a finished task")),
         };
         let failed = out.is_err();
-        let this: Rc<slot::Slot<Result<F::Output, Rejection>>> = self;
+        // SAFETY: `me` is a handle to this very task, whose type is `Self`;
+        // the clone is given up here and taken back once.
+        let this: FastRc<Self> = unsafe { FastRc::from_raw(FastRc::into_raw(me.clone()).cast()) };
+        let this = unsize_rc!(this => slot::Slot<Result<F::Output, Rejection>>);
         let unconsumed = slot::Slot::complete(&this, lp, out);
         if failed && unconsumed {
             lp.rejections.track(Box::new(this));
@@ -253,19 +261,19 @@ impl Loop {
                 Arc::new(TaskWaker::new(key, gen, remote))
             }
         };
-        let cell: Rc<TaskCell<F>> = slot::Slot::with_tail(Body {
+        let cell: FastRc<TaskCell<F>> = slot::Slot::with_tail(Body {
             fut: UnsafeCell::new(Some(fut)),
             out: Cell::new(None),
         });
         entry.insert(TaskSlot {
             gen,
-            run: cell.clone(),
+            run: unsize_rc!(cell.clone() => dyn Run),
             waker,
             refd: false,
             polling: false,
             repoll: false,
         });
-        let slot: Rc<slot::Slot<Result<F::Output, Rejection>>> = cell;
+        let slot = unsize_rc!(cell => slot::Slot<Result<F::Output, Rejection>>);
         poll_task(self, key, gen);
         JoinHandle::new(slot, key, gen)
     }
@@ -399,9 +407,14 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         lp.executor.refd -= 1;
         lp.update_task_ref(before);
     }
-    run.finish(lp, failure);
-    // The future's destructor may use the loop (cancel a timer); a panic in
-    // it has nowhere better to go than the loop's panic policy.
-    // SAFETY: the task is out of the slab, so nothing polls it any more.
-    lp.invoke(|lp| current::enter(lp, || unsafe { own.drop_future() }));
+    let panicked = failure.is_some();
+    run.finish(&run, lp, failure);
+    if panicked {
+        // A future that finished was dropped by its last poll; one that
+        // panicked is dropped now. Its destructor may use the loop (cancel
+        // a timer); a panic in it has nowhere better to go than the loop's
+        // panic policy.
+        // SAFETY: the task is out of the slab, so nothing polls it any more.
+        lp.invoke(|lp| current::enter(lp, || unsafe { own.drop_future() }));
+    }
 }
