@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use crate::bridge::FromCallback;
+use crate::bridge::WorkFuture;
 use crate::current;
 use crate::promise::Promise;
 use crate::{Loop, Timeout, WorkError};
@@ -101,8 +101,10 @@ impl Drop for Sleep {
     }
 }
 
-/// A future of a thread-pool job's result; see [`Loop::run_work`].
-pub type Work<T> = FromCallback<Result<T, WorkError>>;
+/// A future of a thread-pool job's result; see [`Loop::run_work`]. Dropped
+/// while the job still waits for a worker, it cancels the job, as the fs
+/// and dns awaitables do ([`WorkFuture`]).
+pub type Work<T> = WorkFuture<Result<T, WorkError>>;
 
 impl Loop {
     /// A promise fulfilled with `value` after `ms` milliseconds
@@ -157,9 +159,7 @@ impl Loop {
         T: Send + 'static,
         W: FnOnce() -> T + Send + 'static,
     {
-        self.from_callback(|lp, done| {
-            lp.queue_work(work, move |lp, r| done.complete(lp, r));
-        })
+        self.from_request(|lp, done| lp.queue_work(work, move |lp, r| done.complete(lp, r)))
     }
 }
 

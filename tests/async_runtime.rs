@@ -470,6 +470,37 @@ fn run_work_awaits_the_pool_and_reports_panics() {
 }
 
 #[test]
+fn dropping_a_run_work_future_whose_job_is_queued_cancels_the_job() {
+    // One worker, held busy: the second job cannot start before its future
+    // is dropped, so the drop cancels it and it never runs.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let mut lp = Loop::builder().threadpool_size(1).build().unwrap();
+    let r = ran.clone();
+    let p = Promise::from_future(&mut lp, async move {
+        let blocker = with_loop(|lp| lp.run_work(move || held.recv().unwrap()));
+        let r2 = r.clone();
+        let queued = with_loop(|lp| lp.run_work(move || r2.fetch_add(1, Ordering::SeqCst)));
+        assert!(!queued.is_complete());
+        drop(queued);
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+        // The pool still serves the next job.
+        let r3 = r.clone();
+        let after = nodeloop::run_work(move || r3.fetch_add(10, Ordering::SeqCst)).await;
+        Ok::<_, Rejection>(after.unwrap())
+    });
+    lp.run_default();
+    assert_eq!(
+        p.peek().unwrap().unwrap(),
+        0,
+        "the later job saw no earlier run"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 10, "the dropped job never ran");
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
 #[should_panic(expected = "no loop is polling this future")]
 fn loop_access_outside_a_task_is_a_clear_error() {
     with_loop(|_| ());
