@@ -8,11 +8,12 @@
 //! stream alive, as in Node); the sides' implementation callbacks hold only
 //! weak references back, so no cycle runs through the core.
 
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::{event, StreamError};
-use crate::emitter::EventEmitter;
+use crate::emitter::{EventEmitter, OnceRemoved};
 use crate::Loop;
 
 pub(crate) struct Flags {
@@ -29,6 +30,8 @@ pub(crate) struct Flags {
 /// What the readable side tells the writable side and destruction.
 pub(crate) trait ReadSide {
     fn end_emitted(&self) -> bool;
+    /// A once-listener for `readable` removed itself.
+    fn readable_listener_removed(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
     fn enabled(&self) -> bool;
 }
 
@@ -75,6 +78,17 @@ impl DestroyDone {
     /// Reports that the resources are released.
     pub fn call(self, lp: &mut Loop, err: Option<StreamError>) {
         on_destroy(&self.core, lp, err);
+    }
+}
+
+impl OnceRemoved for Core {
+    fn once_removed(self: Rc<Self>, lp: &mut Loop, event: TypeId) {
+        if event != TypeId::of::<event::Readable>() {
+            return;
+        }
+        if let Some(rs) = self.read_side() {
+            rs.readable_listener_removed(self, lp);
+        }
     }
 }
 

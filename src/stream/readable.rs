@@ -10,7 +10,7 @@ use std::rc::{Rc, Weak};
 
 use super::core::{self, Core, ReadSide};
 use super::{event, Mode, StreamError};
-use crate::emitter::{Event, EventEmitter, ListenerId};
+use crate::emitter::{Event, EventEmitter, ListenerId, OnceRemoved};
 use crate::Loop;
 
 pub(crate) type ReadImpl<M> = Rc<dyn Fn(&mut Loop, &Readable<M>, usize)>;
@@ -121,6 +121,10 @@ impl<M: Mode> ReadState<M> {
 impl<M: Mode> ReadSide for RefCell<ReadState<M>> {
     fn end_emitted(&self) -> bool {
         self.borrow().end_emitted
+    }
+    fn readable_listener_removed(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop) {
+        let me = Readable { core, st: self };
+        lp.next_tick(move |lp| me.update_readable_listening(lp));
     }
     fn enabled(&self) -> bool {
         self.borrow().enabled
@@ -234,19 +238,10 @@ impl<M: Mode> Readable<M> {
         let st = Rc::new(RefCell::new(st));
         *core.read_side.borrow_mut() = Some(st.clone() as Rc<dyn ReadSide>);
         // A `once('readable')` listener removing itself is a removal of a
-        // `readable` listener, which Node follows with a mode update.
-        let (wcore, wst) = (Rc::downgrade(&core), Rc::downgrade(&st));
-        core.emitter
-            .set_once_removed_hook(Rc::new(move |lp: &mut Loop, t: TypeId| {
-                if t != TypeId::of::<event::Readable>() {
-                    return;
-                }
-                let (Some(core), Some(st)) = (wcore.upgrade(), wst.upgrade()) else {
-                    return;
-                };
-                let me = Readable { core, st };
-                lp.next_tick(move |lp| me.update_readable_listening(lp));
-            }));
+        // `readable` listener, which Node follows with a mode update: the
+        // core hears of it and tells this side (`ReadSide::once_removed`).
+        let hook: Weak<dyn OnceRemoved> = Rc::downgrade(&core) as Weak<Core>;
+        core.emitter.set_once_removed_hook(hook);
         Readable { core, st }
     }
 
