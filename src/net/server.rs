@@ -14,6 +14,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::emfile::{self, Reserve};
+use super::socket::SocketImpls;
 use super::{event, set_backlog, Socket, SocketOptions, Transport};
 use crate::bridge::FromCallback;
 use crate::emitter::{Event, EventEmitter, ListenerId};
@@ -62,6 +63,8 @@ struct Inner<T: Transport> {
     closing: bool,
     close_cbs: Vec<CloseCb>,
     acceptors: VecDeque<AcceptCb<T>>,
+    /// Shared by every accepted socket.
+    impls: SocketImpls,
 }
 
 /// A stream server: TCP ([`TcpServer`](super::TcpServer)) or Unix-domain
@@ -136,6 +139,7 @@ impl<T: Transport> Server<T> {
                 closing: false,
                 close_cbs: Vec::new(),
                 acceptors: VecDeque::new(),
+                impls: SocketImpls::new::<T>(),
             })),
             emitter: EventEmitter::new(),
         }
@@ -502,12 +506,9 @@ impl<T: Transport> Server<T> {
 
     /// Wraps an accepted connection and hands it to the first taker.
     fn take(&self, lp: &mut Loop, stream: T::Stream) {
-        let (full, opts) = {
+        let full = {
             let i = self.inner.borrow();
-            (
-                i.max_connections.is_some_and(|m| i.connections >= m),
-                i.opts.clone(),
-            )
+            i.max_connections.is_some_and(|m| i.connections >= m)
         };
         if full {
             drop(stream);
@@ -515,7 +516,11 @@ impl<T: Transport> Server<T> {
             self.emitter.emit::<event::Drop>(lp, ());
             return;
         }
-        let sock = match Socket::accepted(lp, stream, &opts) {
+        let (opts, impls) = {
+            let i = self.inner.borrow();
+            (i.opts.clone(), i.impls.clone())
+        };
+        let sock = match Socket::accepted(lp, stream, &opts, &impls) {
             Ok(s) => s,
             Err(e) => {
                 self.report(lp, e);

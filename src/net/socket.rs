@@ -10,20 +10,21 @@
 //! (`may_read`) and re-arms the registration when it wants data again;
 //! `docs/net.md` has the whole picture.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::{event, Transport};
 use crate::bridge::FromCallback;
 use crate::emitter::{Event, EventEmitter, ListenerId};
 use crate::stream::{
-    event as sev, Bytes, Duplex, FinalDone, Readable, ReadableOptions, StreamError, Writable,
-    WritableOptions, WriteDone,
+    event as sev, Bytes, DestroyImpl, Duplex, FinalDone, FinalImpl, ReadImpl, Readable,
+    ReadableOptions, StreamError, Writable, WritableOptions, WriteDone, WriteImpl,
 };
 use crate::task::Task;
 use crate::{Handle, Interest, IoWatcher, Loop, Ready, Timeout};
@@ -73,6 +74,21 @@ struct PendingWrite {
     done: WriteDone,
 }
 
+/// What few sockets use: an idle timeout, options and `end` asked for
+/// before the connection was up. Boxed on first use, so that an idle
+/// connection does not carry it.
+#[derive(Default)]
+struct Cold {
+    /// `end` called before the connection was up.
+    final_: Option<FinalDone>,
+    timeout_ms: u64,
+    timer: Option<Timeout>,
+    last_active: u64,
+    /// Options asked for before the connection existed.
+    no_delay: Option<bool>,
+    keep_alive: Option<(bool, u32)>,
+}
+
 struct Io<T: Transport> {
     phase: Phase,
     stream: Option<T::Stream>,
@@ -84,18 +100,15 @@ struct Io<T: Transport> {
     /// waiting, and no new edge will announce it.
     may_read: bool,
     eof: bool,
-    write: Option<PendingWrite>,
-    /// `end` called before the connection was up.
-    final_: Option<FinalDone>,
+    /// What the kernel has not taken yet of the chunk being written; boxed
+    /// because a chunk usually goes in one `send` and never gets here.
+    write: Option<Box<PendingWrite>>,
+    cold: Option<Box<Cold>>,
     bytes_read: u64,
     bytes_written: u64,
-    timeout_ms: u64,
-    timer: Option<Timeout>,
-    last_active: u64,
-    /// Options asked for before the connection existed.
-    no_delay: Option<bool>,
-    keep_alive: Option<(bool, u32)>,
-    closed_hooks: Vec<Task>,
+    /// Run after `'close'` (a server counts its connections with it);
+    /// inline, as there is usually exactly one.
+    closed_hook: Option<Task>,
 }
 
 /// A stream connection: TCP ([`TcpSocket`](super::TcpSocket)) or
@@ -189,6 +202,30 @@ fn sys_send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// Sends `data[off..]` with at most [`WRITES_PER_EVENT`] calls. Returns
+/// the new offset, the outcome once the chunk is all sent or failed, and
+/// whether the kernel refused more (`WouldBlock`) rather than the budget
+/// running out.
+fn send_some(
+    fd: &impl AsRawFd,
+    data: &[u8],
+    mut off: usize,
+) -> (usize, Option<Result<(), StreamError>>, bool) {
+    for _ in 0..WRITES_PER_EVENT {
+        if off == data.len() {
+            return (off, Some(Ok(())), false);
+        }
+        match sys_send(fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(e) if would_block(&e) => return (off, None, true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (off, Some(Err(StreamError::from(e))), false),
+        }
+    }
+    let outcome = (off == data.len()).then_some(Ok(()));
+    (off, outcome, false)
+}
+
 impl<T: Transport> Io<T> {
     fn new() -> Io<T> {
         Io {
@@ -200,16 +237,15 @@ impl<T: Transport> Io<T> {
             may_read: false,
             eof: false,
             write: None,
-            final_: None,
+            cold: None,
             bytes_read: 0,
             bytes_written: 0,
-            timeout_ms: 0,
-            timer: None,
-            last_active: 0,
-            no_delay: None,
-            keep_alive: None,
-            closed_hooks: Vec::new(),
+            closed_hook: None,
         }
+    }
+
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
     }
 
     /// Whether the handle should keep the loop alive (libuv's
@@ -218,16 +254,65 @@ impl<T: Transport> Io<T> {
         match self.phase {
             Phase::Connecting => true,
             Phase::Open => {
-                (self.reading && !self.eof) || self.write.is_some() || self.final_.is_some()
+                (self.reading && !self.eof)
+                    || self.write.is_some()
+                    || self.cold.as_ref().is_some_and(|c| c.final_.is_some())
             }
             Phase::Resolving | Phase::Closed => false,
         }
     }
 }
 
+/// The stream implementation callbacks (Node's `_read`, `_write`,
+/// `_final`, `_destroy`) of a socket. They capture nothing — each finds
+/// its socket through the stream ([`Socket::from_readable`]) — so a server
+/// makes one set and every socket it accepts shares it: no closure
+/// allocations per connection.
+#[derive(Clone)]
+pub(crate) struct SocketImpls {
+    read: ReadImpl<Bytes>,
+    write: WriteImpl<Bytes>,
+    final_: FinalImpl<Bytes>,
+    destroy: DestroyImpl,
+}
+
+impl SocketImpls {
+    pub(crate) fn new<T: Transport>() -> SocketImpls {
+        SocketImpls {
+            read: Rc::new(|lp, r: &Readable<Bytes>, _n| {
+                if let Some(s) = Socket::<T>::from_readable(r) {
+                    s.read_start(lp);
+                }
+            }),
+            write: Rc::new(
+                |lp, w: &Writable<Bytes>, chunk, done| match Socket::<T>::from_writable(w) {
+                    Some(s) => s.write_chunk(lp, chunk, done),
+                    None => done.call(lp, Err(StreamError::Destroyed("write"))),
+                },
+            ),
+            final_: Rc::new(
+                |lp, w: &Writable<Bytes>, done| match Socket::<T>::from_writable(w) {
+                    Some(s) => s.shutdown(lp, done),
+                    None => done.call(lp, Ok(())),
+                },
+            ),
+            destroy: Rc::new(|lp, err, done| {
+                let s = done
+                    .duplex::<Bytes, Bytes>()
+                    .and_then(|d| Socket::<T>::from_duplex(d));
+                // The error's tick first: without a handle, 'close' also
+                // comes on a tick, and must follow 'error'.
+                done.call(lp, err);
+                if let Some(s) = s {
+                    s.close_handle(lp);
+                }
+            }),
+        }
+    }
+}
+
 impl<T: Transport> Socket<T> {
-    fn create(opts: &SocketOptions) -> Socket<T> {
-        let io: Rc<RefCell<Io<T>>> = Rc::new(RefCell::new(Io::new()));
+    fn create(opts: &SocketOptions, impls: &SocketImpls) -> Socket<T> {
         let ropts = ReadableOptions {
             high_water_mark: opts.readable_high_water_mark,
             // 'close' is emitted by the handle's close callback instead.
@@ -239,64 +324,35 @@ impl<T: Transport> Socket<T> {
             emit_close: false,
             ..Default::default()
         };
-        // The implementation callbacks hold the state weakly: it holds the
-        // stream's completion callbacks while a write is in flight.
-        let (wr, ww, wf, wd) = (
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-        );
-        let duplex = Duplex::<Bytes, Bytes>::with_options(
+        let duplex = Duplex::<Bytes, Bytes>::with_impls(
             ropts,
             wopts,
             opts.allow_half_open,
-            move |lp, d, _n| {
-                if let Some(io) = wr.upgrade() {
-                    Socket {
-                        duplex: d.clone(),
-                        io,
-                    }
-                    .read_start(lp);
-                }
-            },
-            move |lp, d, chunk, done| match ww.upgrade() {
-                Some(io) => Socket {
-                    duplex: d.clone(),
-                    io,
-                }
-                .write_chunk(lp, chunk, done),
-                None => done.call(lp, Err(StreamError::Destroyed("write"))),
-            },
+            impls.read.clone(),
+            impls.write.clone(),
         );
-        let d2 = duplex.clone();
-        duplex
-            .writable()
-            .set_final(move |lp, _, done| match wf.upgrade() {
-                Some(io) => Socket {
-                    duplex: d2.clone(),
-                    io,
-                }
-                .shutdown(lp, done),
-                None => done.call(lp, Ok(())),
-            });
-        let d3 = duplex.clone();
-        duplex
-            .readable()
-            .set_destroy(move |lp, err, done| match wd.upgrade() {
-                Some(io) => {
-                    // The error's tick first: without a handle, 'close'
-                    // also comes on a tick, and must follow 'error'.
-                    done.call(lp, err);
-                    Socket {
-                        duplex: d3.clone(),
-                        io,
-                    }
-                    .close_handle(lp);
-                }
-                None => done.call(lp, err),
-            });
+        duplex.writable().set_final_rc(impls.final_.clone());
+        duplex.readable().set_destroy_rc(impls.destroy.clone());
+        let io: Rc<RefCell<Io<T>>> = Rc::new(RefCell::new(Io::new()));
+        // Held weakly: the state holds the stream's completion callbacks
+        // while a write is in flight.
+        let owner: Weak<dyn Any> = Rc::downgrade(&io) as Weak<RefCell<Io<T>>>;
+        duplex.readable().set_owner(owner);
         Socket { duplex, io }
+    }
+
+    /// The socket a stream implementation callback was called for.
+    fn from_duplex(duplex: Duplex<Bytes, Bytes>) -> Option<Socket<T>> {
+        let io = duplex.readable().owner()?.downcast().ok()?;
+        Some(Socket { duplex, io })
+    }
+
+    fn from_readable(r: &Readable<Bytes>) -> Option<Socket<T>> {
+        Socket::from_duplex(Duplex::from_readable(r)?)
+    }
+
+    fn from_writable(w: &Writable<Bytes>) -> Option<Socket<T>> {
+        Socket::from_duplex(Duplex::from_writable(w)?)
     }
 
     /// Connects to `target`, Node's `net.connect`: returns the socket at
@@ -327,7 +383,7 @@ impl<T: Transport> Socket<T> {
     /// assert!(refused.get() && c.destroyed());
     /// ```
     pub fn connect(lp: &mut Loop, target: impl Into<T::Target>, opts: SocketOptions) -> Socket<T> {
-        let s = Socket::create(&opts);
+        let s = Socket::create(&opts, &SocketImpls::new::<T>());
         let s2 = s.clone();
         T::resolve(
             lp,
@@ -435,8 +491,9 @@ impl<T: Transport> Socket<T> {
         lp: &mut Loop,
         stream: T::Stream,
         opts: &SocketOptions,
+        impls: &SocketImpls,
     ) -> io::Result<Socket<T>> {
-        let s = Socket::create(opts);
+        let s = Socket::create(opts, impls);
         s.register(lp, stream)?;
         s.io.borrow_mut().phase = Phase::Open;
         s.update_active(lp);
@@ -495,7 +552,7 @@ impl<T: Transport> Socket<T> {
             return;
         }
         if ready.writable || ready.error || ready.write_closed {
-            self.flush_write(lp, false);
+            self.flush_write(lp);
         }
         if ready.readable || ready.read_closed || ready.error {
             let reading = {
@@ -535,7 +592,10 @@ impl<T: Transport> Socket<T> {
         let (no_delay, keep_alive) = {
             let mut io = self.io.borrow_mut();
             io.phase = Phase::Open;
-            (io.no_delay.take(), io.keep_alive.take())
+            match io.cold.as_mut() {
+                Some(c) => (c.no_delay.take(), c.keep_alive.take()),
+                None => (None, None),
+            }
         };
         // Options asked for while connecting; errors here are not worth
         // failing a live connection for.
@@ -551,8 +611,13 @@ impl<T: Transport> Socket<T> {
         if self.destroyed() {
             return;
         }
-        self.flush_write(lp, false);
-        let final_ = self.io.borrow_mut().final_.take();
+        self.flush_write(lp);
+        let final_ = self
+            .io
+            .borrow_mut()
+            .cold
+            .as_mut()
+            .and_then(|c| c.final_.take());
         if let Some(done) = final_ {
             self.shutdown(lp, done);
         }
@@ -694,64 +759,73 @@ impl<T: Transport> Socket<T> {
     }
 
     /// Node's `_write`: one chunk at a time (the stream buffers the rest).
-    /// Tried at once, as `uv_write` does; what the kernel does not take
-    /// waits for a writable edge.
+    /// Tried at once, as `uv_write` does, straight from the chunk: only
+    /// what the kernel does not take is kept, to wait for a writable edge.
+    /// A chunk finished or failed during this call completes in the pending
+    /// phase, as libuv's `uv__write_req_finish` defers it.
     fn write_chunk(&self, lp: &mut Loop, data: Vec<u8>, done: WriteDone) {
-        let open = {
+        let (off, outcome, blocked) = {
             let mut io = self.io.borrow_mut();
-            io.write = Some(PendingWrite { data, off: 0, done });
-            io.phase == Phase::Open
+            let io = &mut *io;
+            match io.stream.as_ref() {
+                Some(s) if io.phase == Phase::Open && io.write.is_none() => {
+                    let (off, outcome, blocked) = send_some(s, &data, 0);
+                    io.bytes_written += off as u64;
+                    (off, outcome, blocked)
+                }
+                // Not connected yet: held until it is.
+                _ => (0, None, true),
+            }
         };
-        self.update_active(lp);
-        if open {
-            self.flush_write(lp, true);
+        if let Some(result) = outcome {
+            self.touch(lp);
+            match result {
+                Ok(()) => lp.defer_pending(Task::new(move |lp| done.call(lp, Ok(())))),
+                Err(e) => lp.defer_pending(Task::new(move |lp| done.call(lp, Err(e)))),
+            }
+            return;
+        }
+        if off > 0 {
+            self.touch(lp);
+        }
+        self.io.borrow_mut().write = Some(Box::new(PendingWrite { data, off, done }));
+        if blocked {
+            self.update_active(lp);
+        } else {
+            // Budget spent with bytes left: yield to the other sockets.
+            self.rearm(lp);
         }
     }
 
-    /// Writes the pending chunk. A chunk finished or failed during the
-    /// `write` call itself (`sync`) completes in the pending phase, as
-    /// libuv's `uv__write_req_finish` defers it; one finished on a writable
-    /// event completes right away, in the poll phase.
-    fn flush_write(&self, lp: &mut Loop, sync: bool) {
-        let mut outcome = None;
-        for _ in 0..WRITES_PER_EVENT {
+    /// Writes the rest of the pending chunk on a writable event; a chunk
+    /// finished or failed here completes right away, in the poll phase.
+    fn flush_write(&self, lp: &mut Loop) {
+        let (outcome, blocked, progress) = {
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
             let (Some(s), Some(w)) = (io.stream.as_ref(), io.write.as_mut()) else {
                 return;
             };
-            if w.off == w.data.len() {
-                outcome = Some(Ok(()));
-                break;
-            }
-            match sys_send(s, &w.data[w.off..]) {
-                Ok(n) => {
-                    w.off += n;
-                    io.bytes_written += n as u64;
-                    io.last_active = lp.now();
-                }
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    outcome = Some(Err(StreamError::from(e)));
-                    break;
-                }
-            }
+            let before = w.off;
+            let (off, outcome, blocked) = send_some(s, &w.data, w.off);
+            w.off = off;
+            io.bytes_written += (off - before) as u64;
+            (outcome, blocked, off > before)
+        };
+        if progress {
+            self.touch(lp);
         }
         let Some(result) = outcome else {
-            // Budget spent with bytes left: yield to the other sockets.
-            self.rearm(lp);
+            if !blocked {
+                // Budget spent with bytes left: yield to the other sockets.
+                self.rearm(lp);
+            }
             return;
         };
         let w = self.io.borrow_mut().write.take();
         self.update_active(lp);
-        self.touch(lp);
         if let Some(w) = w {
-            if sync {
-                lp.defer_pending(Task::new(move |lp| w.done.call(lp, result)));
-            } else {
-                w.done.call(lp, result);
-            }
+            w.done.call(lp, result);
         }
     }
 
@@ -762,7 +836,7 @@ impl<T: Transport> Socket<T> {
             let mut io = self.io.borrow_mut();
             match io.phase {
                 Phase::Resolving | Phase::Connecting => {
-                    io.final_ = Some(done);
+                    io.cold().final_ = Some(done);
                     return;
                 }
                 Phase::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
@@ -792,8 +866,8 @@ impl<T: Transport> Socket<T> {
                 io.stream.take(),
                 io.watcher.take(),
                 io.write.take(),
-                io.final_.take(),
-                io.timer.take(),
+                io.cold.as_mut().and_then(|c| c.final_.take()),
+                io.cold.as_mut().and_then(|c| c.timer.take()),
             )
         };
         if let Some(t) = timer {
@@ -809,9 +883,9 @@ impl<T: Transport> Socket<T> {
             if let Some(f) = final_ {
                 f.call(lp, Err(StreamError::Destroyed("end")));
             }
-            let hooks = std::mem::take(&mut me.io.borrow_mut().closed_hooks);
+            let hook = me.io.borrow_mut().closed_hook.take();
             me.emitter().emit::<sev::Close>(lp, ());
-            for h in hooks {
+            if let Some(h) = hook {
                 h.run(lp);
             }
         };
@@ -830,22 +904,27 @@ impl<T: Transport> Socket<T> {
     /// Runs `f` once the socket has emitted `'close'` (a server counts its
     /// connections with it).
     pub(crate) fn on_closed_hook(&self, f: impl FnOnce(&mut Loop) + 'static) {
-        // Usually the server's one hook: room for four was 96 idle bytes
-        // per connection.
         let mut io = self.io.borrow_mut();
-        io.closed_hooks.reserve_exact(1);
-        io.closed_hooks.push(Task::new(f));
+        let hook = match io.closed_hook.take() {
+            None => Task::new(f),
+            Some(first) => Task::new(move |lp| {
+                first.run(lp);
+                f(lp);
+            }),
+        };
+        io.closed_hook = Some(hook);
     }
 
     /// Records activity for the idle timeout, re-arming it if it fired.
     fn touch(&self, lp: &mut Loop) {
         let rearm = {
             let mut io = self.io.borrow_mut();
-            io.last_active = lp.now();
-            io.timeout_ms > 0 && io.timer.is_none() && io.phase != Phase::Closed
+            let closed = io.phase == Phase::Closed;
+            let Some(c) = io.cold.as_mut() else { return };
+            c.last_active = lp.now();
+            (c.timeout_ms > 0 && c.timer.is_none() && !closed).then_some(c.timeout_ms)
         };
-        if rearm {
-            let ms = self.io.borrow().timeout_ms;
+        if let Some(ms) = rearm {
             self.arm_timer(lp, ms);
         }
     }
@@ -861,18 +940,20 @@ impl<T: Transport> Socket<T> {
         // An idle timer alone does not keep the loop alive (Node's
         // unref'd socket timers).
         t.unref(lp);
-        self.io.borrow_mut().timer = Some(t);
+        self.io.borrow_mut().cold().timer = Some(t);
     }
 
     fn on_timer(&self, lp: &mut Loop) {
         let idle_left = {
             let mut io = self.io.borrow_mut();
-            io.timer = None;
-            if io.timeout_ms == 0 || io.phase == Phase::Closed {
+            let closed = io.phase == Phase::Closed;
+            let c = io.cold();
+            c.timer = None;
+            if c.timeout_ms == 0 || closed {
                 return;
             }
-            let idle = lp.now().saturating_sub(io.last_active);
-            io.timeout_ms.checked_sub(idle).filter(|&left| left > 0)
+            let idle = lp.now().saturating_sub(c.last_active);
+            c.timeout_ms.checked_sub(idle).filter(|&left| left > 0)
         };
         match idle_left {
             // Activity since the timer was set: wait out the rest.
@@ -1109,7 +1190,7 @@ impl<T: Transport> Socket<T> {
             (Phase::Open, Some(s)) => T::set_no_delay(s, on),
             (Phase::Closed, _) => Err(closed_error()),
             _ => {
-                io.no_delay = Some(on);
+                io.cold().no_delay = Some(on);
                 Ok(())
             }
         }
@@ -1125,7 +1206,7 @@ impl<T: Transport> Socket<T> {
             (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
             (Phase::Closed, _) => Err(closed_error()),
             _ => {
-                io.keep_alive = Some((on, secs));
+                io.cold().keep_alive = Some((on, secs));
                 Ok(())
             }
         }
@@ -1151,9 +1232,10 @@ impl<T: Transport> Socket<T> {
     pub fn set_timeout(&self, lp: &mut Loop, ms: u64) {
         let old = {
             let mut io = self.io.borrow_mut();
-            io.timeout_ms = ms;
-            io.last_active = lp.now();
-            io.timer.take()
+            let c = io.cold();
+            c.timeout_ms = ms;
+            c.last_active = lp.now();
+            c.timer.take()
         };
         if let Some(t) = old {
             lp.clear_timeout(t);
@@ -1234,7 +1316,12 @@ impl Socket<super::Unix> {
         opts: SocketOptions,
     ) -> io::Result<Socket<super::Unix>> {
         stream.set_nonblocking(true)?;
-        Socket::accepted(lp, mio::net::UnixStream::from_std(stream), &opts)
+        Socket::accepted(
+            lp,
+            mio::net::UnixStream::from_std(stream),
+            &opts,
+            &SocketImpls::new::<super::Unix>(),
+        )
     }
 }
 
@@ -1257,7 +1344,12 @@ impl Socket<super::Tcp> {
         opts: SocketOptions,
     ) -> io::Result<Socket<super::Tcp>> {
         stream.set_nonblocking(true)?;
-        Socket::accepted(lp, mio::net::TcpStream::from_std(stream), &opts)
+        Socket::accepted(
+            lp,
+            mio::net::TcpStream::from_std(stream),
+            &opts,
+            &SocketImpls::new::<super::Tcp>(),
+        )
     }
 }
 

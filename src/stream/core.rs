@@ -8,9 +8,9 @@
 //! stream alive, as in Node); the sides' implementation callbacks hold only
 //! weak references back, so no cycle runs through the core.
 
-use std::any::TypeId;
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::any::{Any, TypeId};
+use std::cell::{OnceCell, RefCell};
+use std::rc::{Rc, Weak};
 
 use super::{event, StreamError};
 use crate::emitter::{EventEmitter, OnceRemoved};
@@ -29,6 +29,8 @@ pub(crate) struct Flags {
 
 /// What the readable side tells the writable side and destruction.
 pub(crate) trait ReadSide {
+    /// The side itself, for a duplex to find its typed state.
+    fn as_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn end_emitted(&self) -> bool;
     /// A once-listener for `readable` removed itself.
     fn readable_listener_removed(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
@@ -37,6 +39,8 @@ pub(crate) trait ReadSide {
 
 /// What the writable side tells the readable side and destruction.
 pub(crate) trait WriteSide {
+    /// The side itself, for a duplex to find its typed state.
+    fn as_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn finished(&self) -> bool;
     fn enabled(&self) -> bool;
     /// Node's `stream.writable` getter.
@@ -48,7 +52,7 @@ pub(crate) trait WriteSide {
     fn has_pending(&self) -> bool;
 }
 
-type DestroyImpl = Rc<dyn Fn(&mut Loop, Option<StreamError>, DestroyDone)>;
+pub(crate) type DestroyImpl = Rc<dyn Fn(&mut Loop, Option<StreamError>, DestroyDone)>;
 
 pub(crate) struct Core {
     pub emitter: EventEmitter,
@@ -59,6 +63,11 @@ pub(crate) struct Core {
     /// A pure `Writable` fails its buffered writes on destroy
     /// (`Writable.prototype.destroy`); a duplex uses the plain destroy.
     pub writable_only: std::cell::Cell<bool>,
+    /// What implements the stream (a socket's I/O state), for
+    /// implementation callbacks shared by many streams: they find their
+    /// stream's state here instead of capturing it, so a socket costs no
+    /// closure allocations.
+    pub owner: OnceCell<Weak<dyn Any>>,
 }
 
 /// Completes a stream's destroy implementation (Node's `_destroy` callback).
@@ -75,6 +84,12 @@ impl std::fmt::Debug for DestroyDone {
 }
 
 impl DestroyDone {
+    /// The duplex being destroyed, for a destroy implementation shared by
+    /// many streams.
+    pub(crate) fn duplex<R: super::Mode, W: super::Mode>(&self) -> Option<super::Duplex<R, W>> {
+        super::Duplex::from_core(&self.core)
+    }
+
     /// Reports that the resources are released.
     pub fn call(self, lp: &mut Loop, err: Option<StreamError>) {
         on_destroy(&self.core, lp, err);
@@ -110,6 +125,7 @@ impl Core {
             write_side: RefCell::new(None),
             destroy_impl: RefCell::new(None),
             writable_only: std::cell::Cell::new(false),
+            owner: OnceCell::new(),
         })
     }
 

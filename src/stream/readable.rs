@@ -119,6 +119,9 @@ impl<M: Mode> ReadState<M> {
 }
 
 impl<M: Mode> ReadSide for RefCell<ReadState<M>> {
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
     fn end_emitted(&self) -> bool {
         self.borrow().end_emitted
     }
@@ -252,6 +255,20 @@ impl<M: Mode> Readable<M> {
         f: impl Fn(&mut Loop, Option<StreamError>, super::DestroyDone) + 'static,
     ) {
         *self.core.destroy_impl.borrow_mut() = Some(Rc::new(f));
+    }
+
+    pub(crate) fn set_destroy_rc(&self, f: super::DestroyImpl) {
+        *self.core.destroy_impl.borrow_mut() = Some(f);
+    }
+
+    /// Records what implements this stream (once); see `Core::owner`.
+    pub(crate) fn set_owner(&self, owner: Weak<dyn std::any::Any>) {
+        let _ = self.core.owner.set(owner);
+    }
+
+    /// What implements this stream, if it is still alive.
+    pub(crate) fn owner(&self) -> Option<Rc<dyn std::any::Any>> {
+        self.core.owner.get()?.upgrade()
     }
 
     /// A weak handle to this stream.

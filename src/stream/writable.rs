@@ -188,6 +188,9 @@ impl<M: Mode> fmt::Debug for Writable<M> {
 }
 
 impl<M: Mode> WriteSide for RefCell<WriteState<M>> {
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
     fn finished(&self) -> bool {
         self.borrow().finished
     }
