@@ -154,17 +154,21 @@ struct Entry {
 /// that is Node's snapshot (`arrayClone`), and changes made during the
 /// emit copy a shared list (`Rc::make_mut`) instead of touching the
 /// snapshot. One listener, the common case, is stored inline.
+///
+/// `warned` (past the max-listeners threshold once already) lives with a
+/// shared list, as Node keeps the flag on the listener array, which goes
+/// when the event is back to one listener; one listener never warns.
 #[derive(Clone)]
 enum List {
     One(Entry),
-    Many(Rc<Vec<Entry>>),
+    Many { list: Rc<Vec<Entry>>, warned: bool },
 }
 
 impl List {
     fn entries(&self) -> &[Entry] {
         match self {
             List::One(e) => std::slice::from_ref(e),
-            List::Many(v) => v,
+            List::Many { list, .. } => list,
         }
     }
 
@@ -177,10 +181,13 @@ impl List {
                 } else {
                     vec![first, entry]
                 };
-                *self = List::Many(Rc::new(v));
+                *self = List::Many {
+                    list: Rc::new(v),
+                    warned: false,
+                };
             }
-            List::Many(v) => {
-                let v = Rc::make_mut(v);
+            List::Many { list, .. } => {
+                let v = Rc::make_mut(list);
                 if front {
                     v.insert(0, entry);
                 } else {
@@ -194,9 +201,9 @@ impl List {
     fn remove(&mut self, id: u64) -> Option<bool> {
         match self {
             List::One(e) => (e.id == id).then_some(true),
-            List::Many(v) => {
-                let i = v.iter().position(|e| e.id == id)?;
-                let v = Rc::make_mut(v);
+            List::Many { list, .. } => {
+                let i = list.iter().position(|e| e.id == id)?;
+                let v = Rc::make_mut(list);
                 v.remove(i);
                 if v.len() == 1 {
                     *self = List::One(v[0].clone());
@@ -209,9 +216,6 @@ impl List {
 
 struct Slot {
     event: TypeId,
-    /// Past the max-listeners threshold once already (Node keeps the flag
-    /// on the listener array, so it goes with the slot).
-    warned: bool,
     list: List,
 }
 
@@ -344,15 +348,20 @@ impl EventEmitter {
                 inner.slots.reserve_exact(1);
                 inner.slots.push(Slot {
                     event: t,
-                    warned: false,
                     list: List::One(entry),
                 });
                 inner.slots.last_mut().expect("just pushed")
             }
         };
         let count = slot.list.entries().len();
-        if max > 0 && count > max && !slot.warned {
-            slot.warned = true;
+        let warn = match &mut slot.list {
+            List::Many { warned, .. } if max > 0 && count > max && !*warned => {
+                *warned = true;
+                true
+            }
+            _ => false,
+        };
+        if warn {
             log::warn!(
                 "MaxListenersExceededWarning: Possible EventEmitter memory leak detected. \
                  {count} {} listeners added. Use set_max_listeners() to increase limit",

@@ -14,7 +14,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::emfile::{self, Reserve};
-use super::socket::SocketImpls;
+use super::socket::{ClosedHook, SocketImpls};
 use super::{event, set_backlog, Socket, SocketOptions, Transport};
 use crate::bridge::FromCallback;
 use crate::emitter::{Event, EventEmitter, ListenerId};
@@ -65,6 +65,21 @@ struct Inner<T: Transport> {
     acceptors: VecDeque<AcceptCb<T>>,
     /// Shared by every accepted socket.
     impls: SocketImpls,
+    /// The server's emitter, so that the state alone can stand for the
+    /// server as an accepted socket's closed hook.
+    emitter: EventEmitter,
+}
+
+impl<T: Transport> ClosedHook for RefCell<Inner<T>> {
+    fn socket_closed(self: Rc<Self>, lp: &mut Loop) {
+        let emitter = self.borrow().emitter.clone();
+        let server = Server {
+            inner: self,
+            emitter,
+        };
+        server.inner.borrow_mut().connections -= 1;
+        server.emit_close_if_drained(lp);
+    }
 }
 
 /// A stream server: TCP ([`TcpServer`](super::TcpServer)) or Unix-domain
@@ -124,6 +139,7 @@ fn not_running() -> io::Error {
 impl<T: Transport> Server<T> {
     /// A server that is not listening yet.
     pub fn new(opts: ServerOptions) -> Server<T> {
+        let emitter = EventEmitter::new();
         Server {
             inner: Rc::new(RefCell::new(Inner {
                 listener: None,
@@ -140,8 +156,9 @@ impl<T: Transport> Server<T> {
                 close_cbs: Vec::new(),
                 acceptors: VecDeque::new(),
                 impls: SocketImpls::new::<T>(),
+                emitter: emitter.clone(),
             })),
-            emitter: EventEmitter::new(),
+            emitter,
         }
     }
 
@@ -528,11 +545,7 @@ impl<T: Transport> Server<T> {
             }
         };
         self.inner.borrow_mut().connections += 1;
-        let me = self.clone();
-        sock.on_closed_hook(move |lp| {
-            me.inner.borrow_mut().connections -= 1;
-            me.emit_close_if_drained(lp);
-        });
+        sock.set_closed_hook(self.inner.clone());
         let acceptor = self.inner.borrow_mut().acceptors.pop_front();
         match acceptor {
             Some(a) => a(lp, Ok(sock)),

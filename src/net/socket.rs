@@ -106,9 +106,9 @@ struct Io<T: Transport> {
     cold: Option<Box<Cold>>,
     bytes_read: u64,
     bytes_written: u64,
-    /// Run after `'close'` (a server counts its connections with it);
-    /// inline, as there is usually exactly one.
-    closed_hook: Option<Task>,
+    /// Told after `'close'`: the server that accepted the socket, which
+    /// counts its connections (a shared handle, not a closure per socket).
+    closed_hook: Option<Rc<dyn ClosedHook>>,
 }
 
 /// A stream connection: TCP ([`TcpSocket`](super::TcpSocket)) or
@@ -261,6 +261,11 @@ impl<T: Transport> Io<T> {
             Phase::Resolving | Phase::Closed => false,
         }
     }
+}
+
+/// Who hears that a socket closed (its server).
+pub(crate) trait ClosedHook {
+    fn socket_closed(self: Rc<Self>, lp: &mut Loop);
 }
 
 /// The stream implementation callbacks (Node's `_read`, `_write`,
@@ -502,12 +507,24 @@ impl<T: Transport> Socket<T> {
     }
 
     fn register(&self, lp: &mut Loop, mut stream: T::Stream) -> io::Result<()> {
-        let me = self.clone();
+        // Not a whole `Socket` (five pointers): the readable side finds the
+        // rest, and this closure is one of each connection's allocations.
+        // The I/O state is held strongly: the loop keeps a registered
+        // socket alive.
+        let (r, io) = (self.readable().clone(), self.io.clone());
         let w = IoWatcher::new(
             lp,
             &mut stream,
             Interest::READABLE | Interest::WRITABLE,
-            move |lp, _, ready| me.on_ready(lp, ready),
+            move |lp, _, ready| {
+                if let Some(duplex) = Duplex::from_readable(&r) {
+                    let me = Socket {
+                        duplex,
+                        io: io.clone(),
+                    };
+                    me.on_ready(lp, ready);
+                }
+            },
         )?;
         let refd = {
             let mut io = self.io.borrow_mut();
@@ -886,7 +903,7 @@ impl<T: Transport> Socket<T> {
             let hook = me.io.borrow_mut().closed_hook.take();
             me.emitter().emit::<sev::Close>(lp, ());
             if let Some(h) = hook {
-                h.run(lp);
+                h.socket_closed(lp);
             }
         };
         match watcher {
@@ -901,18 +918,11 @@ impl<T: Transport> Socket<T> {
         drop(stream);
     }
 
-    /// Runs `f` once the socket has emitted `'close'` (a server counts its
-    /// connections with it).
-    pub(crate) fn on_closed_hook(&self, f: impl FnOnce(&mut Loop) + 'static) {
-        let mut io = self.io.borrow_mut();
-        let hook = match io.closed_hook.take() {
-            None => Task::new(f),
-            Some(first) => Task::new(move |lp| {
-                first.run(lp);
-                f(lp);
-            }),
-        };
-        io.closed_hook = Some(hook);
+    /// Tells `hook` once the socket has emitted `'close'` (the server that
+    /// accepted it; one per socket).
+    pub(crate) fn set_closed_hook(&self, hook: Rc<dyn ClosedHook>) {
+        let old = self.io.borrow_mut().closed_hook.replace(hook);
+        debug_assert!(old.is_none(), "one closed hook per socket");
     }
 
     /// Records activity for the idle timeout, re-arming it if it fired.
@@ -1402,4 +1412,41 @@ fn read_attempt(r: Readable<Bytes>, lp: &mut Loop, cb: ReadCb) {
     let w = wake;
     let d = r.emitter().once::<sev::Close>(move |lp, _| w(lp));
     *ids.borrow_mut() = vec![a, b, c, d];
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// The state every connection carries, with each struct's `Rc`/`RefCell`
+    /// wrapper: an idle connection's memory is mostly these (see
+    /// `tests/net_memory.rs` for the whole), so a field added to one of
+    /// them should be a decision, not an accident. The bounds are the sizes
+    /// when they were set (x86-64).
+    #[test]
+    fn per_connection_structs_stay_small() {
+        let sizes = [
+            (
+                "socket I/O state",
+                size_of::<RefCell<Io<super::super::Tcp>>>(),
+                80,
+            ),
+            ("handle table slot", size_of::<crate::handle::Slot>(), 64),
+            ("stream core", size_of::<crate::stream::core::Core>(), 120),
+            (
+                "readable state",
+                size_of::<RefCell<crate::stream::readable::ReadState<Bytes>>>(),
+                104,
+            ),
+            (
+                "writable state",
+                size_of::<RefCell<crate::stream::writable::WriteState<Bytes>>>(),
+                128,
+            ),
+        ];
+        for (what, size, max) in sizes {
+            assert!(size <= max, "{what}: {size} bytes > {max}");
+        }
+    }
 }

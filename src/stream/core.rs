@@ -9,7 +9,7 @@
 //! weak references back, so no cycle runs through the core.
 
 use std::any::{Any, TypeId};
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::{Rc, Weak};
 
 use super::{event, StreamError};
@@ -57,12 +57,14 @@ pub(crate) type DestroyImpl = Rc<dyn Fn(&mut Loop, Option<StreamError>, DestroyD
 pub(crate) struct Core {
     pub emitter: EventEmitter,
     pub f: RefCell<Flags>,
-    pub read_side: RefCell<Option<Rc<dyn ReadSide>>>,
-    pub write_side: RefCell<Option<Rc<dyn WriteSide>>>,
-    pub destroy_impl: RefCell<Option<DestroyImpl>>,
+    /// Set once, when the side is attached.
+    pub read_side: OnceCell<Rc<dyn ReadSide>>,
+    pub write_side: OnceCell<Rc<dyn WriteSide>>,
+    /// A `Cell` rather than a `RefCell`: one word less in every stream.
+    destroy_impl: Cell<Option<DestroyImpl>>,
     /// A pure `Writable` fails its buffered writes on destroy
     /// (`Writable.prototype.destroy`); a duplex uses the plain destroy.
-    pub writable_only: std::cell::Cell<bool>,
+    pub writable_only: Cell<bool>,
     /// What implements the stream (a socket's I/O state), for
     /// implementation callbacks shared by many streams: they find their
     /// stream's state here instead of capturing it, so a socket costs no
@@ -121,10 +123,10 @@ impl Core {
                 emit_close,
                 allow_half_open: true,
             }),
-            read_side: RefCell::new(None),
-            write_side: RefCell::new(None),
-            destroy_impl: RefCell::new(None),
-            writable_only: std::cell::Cell::new(false),
+            read_side: OnceCell::new(),
+            write_side: OnceCell::new(),
+            destroy_impl: Cell::new(None),
+            writable_only: Cell::new(false),
             owner: OnceCell::new(),
         })
     }
@@ -134,11 +136,21 @@ impl Core {
     }
 
     pub fn read_side(&self) -> Option<Rc<dyn ReadSide>> {
-        self.read_side.borrow().clone()
+        self.read_side.get().cloned()
     }
 
     pub fn write_side(&self) -> Option<Rc<dyn WriteSide>> {
-        self.write_side.borrow().clone()
+        self.write_side.get().cloned()
+    }
+
+    pub fn set_destroy_impl(&self, f: DestroyImpl) {
+        self.destroy_impl.set(Some(f));
+    }
+
+    fn destroy_impl(&self) -> Option<DestroyImpl> {
+        let f = self.destroy_impl.take();
+        self.destroy_impl.set(f.clone());
+        f
     }
 
     pub fn destroyed(&self) -> bool {
@@ -175,7 +187,7 @@ pub(crate) fn destroy(core: &Rc<Core>, lp: &mut Loop, err: Option<StreamError>) 
     }
     core.check_error(&err);
     core.f.borrow_mut().destroyed = true;
-    let imp = core.destroy_impl.borrow().clone();
+    let imp = core.destroy_impl();
     let done = DestroyDone { core: core.clone() };
     match imp {
         Some(imp) => imp(lp, err, done),

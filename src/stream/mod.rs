@@ -48,15 +48,16 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-mod core;
+pub(crate) mod core;
 mod duplex;
 pub mod event;
 pub mod file;
 mod iter;
+mod lazy;
 mod pipe;
-mod readable;
+pub(crate) mod readable;
 mod transform;
-mod writable;
+pub(crate) mod writable;
 
 pub use self::core::DestroyDone;
 pub(crate) use self::core::DestroyImpl;

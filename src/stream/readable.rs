@@ -9,6 +9,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use super::core::{self, Core, ReadSide};
+use super::lazy::LazyVec;
 use super::{event, Mode, StreamError};
 use crate::emitter::{Event, EventEmitter, ListenerId, OnceRemoved};
 use crate::Loop;
@@ -64,8 +65,8 @@ pub(crate) struct ReadState<M: Mode> {
     pub reading_more: bool,
     /// Ids of pipe destinations whose `write` returned false
     /// (`awaitDrainWriters`).
-    pub await_drain: Vec<usize>,
-    pub pipes: Vec<super::Writable<M>>,
+    pub await_drain: LazyVec<usize>,
+    pub pipes: LazyVec<super::Writable<M>>,
     pub read_impl: Option<ReadImpl<M>>,
     pub enabled: bool,
 }
@@ -88,8 +89,8 @@ impl<M: Mode> ReadState<M> {
             resume_scheduled: false,
             data_emitted: false,
             reading_more: false,
-            await_drain: Vec::new(),
-            pipes: Vec::new(),
+            await_drain: LazyVec::default(),
+            pipes: LazyVec::default(),
             read_impl: None,
             enabled: true,
         }
@@ -239,7 +240,8 @@ impl<M: Mode> Readable<M> {
         let mut st = ReadState::new(opts.high_water_mark.unwrap_or(M::DEFAULT_HWM));
         st.read_impl = Some(read);
         let st = Rc::new(RefCell::new(st));
-        *core.read_side.borrow_mut() = Some(st.clone() as Rc<dyn ReadSide>);
+        let fresh = core.read_side.set(st.clone() as Rc<dyn ReadSide>).is_ok();
+        debug_assert!(fresh, "a stream core has one readable side");
         // A `once('readable')` listener removing itself is a removal of a
         // `readable` listener, which Node follows with a mode update: the
         // core hears of it and tells this side (`ReadSide::once_removed`).
@@ -254,11 +256,11 @@ impl<M: Mode> Readable<M> {
         &self,
         f: impl Fn(&mut Loop, Option<StreamError>, super::DestroyDone) + 'static,
     ) {
-        *self.core.destroy_impl.borrow_mut() = Some(Rc::new(f));
+        self.core.set_destroy_impl(Rc::new(f));
     }
 
     pub(crate) fn set_destroy_rc(&self, f: super::DestroyImpl) {
-        *self.core.destroy_impl.borrow_mut() = Some(f);
+        self.core.set_destroy_impl(f);
     }
 
     /// Records what implements this stream (once); see `Core::owner`.

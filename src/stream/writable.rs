@@ -3,11 +3,11 @@
 //! comments are Node's.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
 use super::core::{self, Core, WriteSide};
+use super::lazy::{LazyDeque, LazyVec};
 use super::{event, DoneFn, Mode, StreamError};
 use crate::emitter::{Event, EventEmitter, ListenerId};
 use crate::Loop;
@@ -52,7 +52,7 @@ pub(crate) struct WriteState<M: Mode> {
     corked: u32,
     sync: bool,
     buffer_processing: bool,
-    buffered: VecDeque<(M::Chunk, Option<WriteCallback>)>,
+    buffered: LazyDeque<(M::Chunk, Option<WriteCallback>)>,
     writecb: Option<Option<WriteCallback>>,
     writelen: usize,
     need_drain: bool,
@@ -65,7 +65,7 @@ pub(crate) struct WriteState<M: Mode> {
     /// A tick reporting synchronous completions is queued
     /// (`kAfterWritePending`).
     after_write_pending: bool,
-    on_finished: Vec<WriteCallback>,
+    on_finished: LazyVec<WriteCallback>,
     write_impl: Option<WriteImpl<M>>,
     final_impl: Option<FinalImpl<M>>,
     pub(crate) enabled: bool,
@@ -247,7 +247,7 @@ impl<M: Mode> Writable<M> {
             corked: 0,
             sync: true,
             buffer_processing: false,
-            buffered: VecDeque::new(),
+            buffered: LazyDeque::default(),
             writecb: None,
             writelen: 0,
             need_drain: false,
@@ -258,12 +258,13 @@ impl<M: Mode> Writable<M> {
             prefinished: false,
             pending_cb: 0,
             after_write_pending: false,
-            on_finished: Vec::new(),
+            on_finished: LazyVec::default(),
             write_impl: Some(write),
             final_impl: None,
             enabled: true,
         }));
-        *core.write_side.borrow_mut() = Some(st.clone() as Rc<dyn WriteSide>);
+        let fresh = core.write_side.set(st.clone() as Rc<dyn WriteSide>).is_ok();
+        debug_assert!(fresh, "a stream core has one writable side");
         Writable { core, st }
     }
 
@@ -282,7 +283,7 @@ impl<M: Mode> Writable<M> {
         &self,
         f: impl Fn(&mut Loop, Option<StreamError>, super::DestroyDone) + 'static,
     ) {
-        *self.core.destroy_impl.borrow_mut() = Some(Rc::new(f));
+        self.core.set_destroy_impl(Rc::new(f));
     }
 
     /// A number identifying this stream (shared by both sides of a duplex).
@@ -510,13 +511,13 @@ impl<M: Mode> Writable<M> {
             if s.writing {
                 return;
             }
-            let buffered: Vec<_> = s.buffered.drain(..).collect();
+            let buffered = s.buffered.take();
             let mut cbs = Vec::new();
             for (chunk, cb) in buffered {
                 s.length = s.length.saturating_sub(M::len(&chunk));
                 cbs.extend(cb);
             }
-            let fins: Vec<_> = s.on_finished.drain(..).collect();
+            let fins = s.on_finished.take();
             (cbs, fins, self.core.f.borrow().errored.clone())
         };
         for cb in cbs {
@@ -737,7 +738,7 @@ impl<M: Mode> Writable<M> {
             Err(e) => {
                 let (fins, sync) = {
                     let mut s = self.st.borrow_mut();
-                    (s.on_finished.drain(..).collect::<Vec<_>>(), s.sync)
+                    (s.on_finished.take(), s.sync)
                 };
                 for cb in fins {
                     cb(lp, Err(e.clone()));
@@ -765,7 +766,7 @@ impl<M: Mode> Writable<M> {
             let mut s = self.st.borrow_mut();
             s.callbacks_done(1);
             s.finished = true;
-            s.on_finished.drain(..).collect::<Vec<_>>()
+            s.on_finished.take()
         };
         for cb in fins {
             cb(lp, Ok(()));
