@@ -49,6 +49,8 @@ pub(crate) trait WriteSide {
     fn end(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
     /// Fails buffered writes and pending `end` callbacks (`errorBuffer`).
     fn error_buffer(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
+    /// Completes the write in flight (`onwrite`); see `WriteDone`.
+    fn on_write(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop, result: Result<(), StreamError>);
     fn has_pending(&self) -> bool;
 }
 

@@ -211,6 +211,39 @@ impl<M: Mode> WeakReadable<M> {
     }
 }
 
+impl Readable<super::Bytes> {
+    /// `push` of a chunk read into a buffer the caller reuses: when the
+    /// chunk goes straight to `data` listeners (flowing, nothing buffered,
+    /// as `addChunk`'s first branch), they see `buf` itself; otherwise an
+    /// exact-size copy is pushed, so that a large read buffer never sits in
+    /// the stream's buffer. `buf` comes back either way (listeners only
+    /// borrow a chunk). Returns `push`'s verdict and the buffer.
+    pub(crate) fn push_from_buffer(&self, lp: &mut Loop, buf: Vec<u8>) -> (bool, Vec<u8>) {
+        let direct = !buf.is_empty()
+            && {
+                let s = self.st.borrow();
+                !s.ended && s.flowing == Some(true) && s.length == 0 && !s.sync
+            }
+            && !self.core.destroyed()
+            && !self.core.errored()
+            && self.core.emitter.listener_count::<event::Data<Vec<u8>>>() > 0;
+        if !direct {
+            let more = self.push(lp, buf.as_slice().to_vec());
+            return (more, buf);
+        }
+        {
+            let mut s = self.st.borrow_mut();
+            s.reading = false;
+            s.await_drain.clear();
+            s.data_emitted = true;
+        }
+        self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, &buf);
+        self.maybe_read_more(lp);
+        let s = self.st.borrow();
+        (!s.ended && (s.length < s.hwm || s.length == 0), buf)
+    }
+}
+
 /// Node's `computeNewHighWaterMark`: the next power of two, capped at 1 GiB.
 fn compute_new_hwm(n: usize) -> usize {
     const MAX_HWM: usize = 0x4000_0000;

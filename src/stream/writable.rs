@@ -97,9 +97,11 @@ impl<M: Mode> WriteState<M> {
 }
 
 /// Completes one `_write` (Node's write callback). Consumed by `call`, so
-/// it cannot be called twice.
+/// it cannot be called twice. It is the stream itself, type-erased: no
+/// allocation per write.
 pub struct WriteDone {
-    f: DoneFn<()>,
+    core: Rc<Core>,
+    side: Rc<dyn WriteSide>,
 }
 
 impl fmt::Debug for WriteDone {
@@ -111,7 +113,7 @@ impl fmt::Debug for WriteDone {
 impl WriteDone {
     /// Reports the write's outcome.
     pub fn call(self, lp: &mut Loop, result: Result<(), StreamError>) {
-        (self.f)(lp, result)
+        self.side.on_write(self.core, lp, result)
     }
 }
 
@@ -210,6 +212,9 @@ impl<M: Mode> WriteSide for RefCell<WriteState<M>> {
     }
     fn error_buffer(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop) {
         Writable { core, st: self }.error_buffer(lp);
+    }
+    fn on_write(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop, result: Result<(), StreamError>) {
+        Writable { core, st: self }.on_write(lp, result);
     }
     fn has_pending(&self) -> bool {
         let s = self.borrow();
@@ -396,9 +401,9 @@ impl<M: Mode> Writable<M> {
         if self.core.destroyed() {
             self.on_write(lp, Err(StreamError::Destroyed("write")));
         } else if let Some(imp) = imp {
-            let me = self.clone();
             let done = WriteDone {
-                f: Box::new(move |lp, r| me.on_write(lp, r)),
+                core: self.core.clone(),
+                side: self.st.clone(),
             };
             imp(lp, self, chunk, done);
         }
