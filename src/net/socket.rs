@@ -202,6 +202,40 @@ fn sys_send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// The first attempt at a chunk (`uv_write` tries at once): the new
+/// offset, the outcome if settled, and whether the kernel refused more.
+/// Not connected yet, or a chunk still pending: nothing is sent.
+fn send_now<T: Transport>(
+    io: &RefCell<Io<T>>,
+    data: &[u8],
+) -> (usize, Option<Result<(), StreamError>>, bool) {
+    let mut io = io.borrow_mut();
+    let io = &mut *io;
+    match io.stream.as_ref() {
+        Some(s) if io.phase == Phase::Open && io.write.is_none() => {
+            let (off, outcome, blocked) = send_some(s, data, 0);
+            io.bytes_written += off as u64;
+            (off, outcome, blocked)
+        }
+        // Not connected yet: held until it is.
+        _ => (0, None, true),
+    }
+}
+
+/// Completes a write settled during the call itself, in the pending phase,
+/// as libuv's `uv__write_req_finish` defers it.
+fn defer_done(lp: &mut Loop, done: WriteDone, result: Result<(), StreamError>) {
+    match result {
+        Ok(()) => lp.defer_pending(Task::new(move |lp| done.call(lp, Ok(())))),
+        Err(e) => lp.defer_pending(Task::new(move |lp| done.call(lp, Err(e)))),
+    }
+}
+
+/// A socket's I/O state, from what its stream records as its owner.
+fn io_of<T: Transport>(owner: Option<Rc<dyn Any>>) -> Option<Rc<RefCell<Io<T>>>> {
+    owner?.downcast().ok()
+}
+
 /// Sends `data[off..]` with at most [`WRITES_PER_EVENT`] calls. Returns
 /// the new offset, the outcome once the chunk is all sent or failed, and
 /// whether the kernel refused more (`WouldBlock`) rather than the budget
@@ -285,26 +319,42 @@ impl SocketImpls {
     pub(crate) fn new<T: Transport>() -> SocketImpls {
         SocketImpls {
             read: Rc::new(|lp, r: &Readable<Bytes>, _n| {
-                if let Some(s) = Socket::<T>::from_readable(r) {
-                    s.read_start(lp);
+                let Some(io) = io_of::<T>(r.owner()) else {
+                    return;
+                };
+                // Already reading: the common case (every `read(0)` of a
+                // flowing socket), settled without building a `Conn`.
+                if io.borrow().reading {
+                    return;
+                }
+                Conn { r: r.clone(), io }.read_start(lp);
+            }),
+            write: Rc::new(|lp, w: &Writable<Bytes>, chunk, done| {
+                let Some(io) = io_of::<T>(w.owner()) else {
+                    return done.call(lp, Err(StreamError::Destroyed("write")));
+                };
+                let mut sent = send_now(&io, &chunk);
+                // The common case, settled here: the kernel took it all
+                // and there is no idle timer to tell.
+                if sent.1.is_some() && io.borrow().cold.is_none() {
+                    if let Some(result) = sent.1.take() {
+                        defer_done(lp, done, result);
+                        return;
+                    }
+                }
+                match w.readable_side() {
+                    Some(r) => Conn { r, io }.write_rest(lp, chunk, done, sent),
+                    None => done.call(lp, Err(StreamError::Destroyed("write"))),
                 }
             }),
-            write: Rc::new(
-                |lp, w: &Writable<Bytes>, chunk, done| match Socket::<T>::from_writable(w) {
-                    Some(s) => s.write_chunk(lp, chunk, done),
-                    None => done.call(lp, Err(StreamError::Destroyed("write"))),
-                },
-            ),
-            final_: Rc::new(
-                |lp, w: &Writable<Bytes>, done| match Socket::<T>::from_writable(w) {
-                    Some(s) => s.shutdown(lp, done),
+            final_: Rc::new(|lp, w: &Writable<Bytes>, done| {
+                match w.readable_side().as_ref().and_then(Conn::<T>::of) {
+                    Some(c) => c.shutdown(lp, done),
                     None => done.call(lp, Ok(())),
-                },
-            ),
+                }
+            }),
             destroy: Rc::new(|lp, err, done| {
-                let s = done
-                    .duplex::<Bytes, Bytes>()
-                    .and_then(|d| Socket::<T>::from_duplex(d));
+                let s = done.readable::<Bytes>().as_ref().and_then(Conn::<T>::of);
                 // The error's tick first: without a handle, 'close' also
                 // comes on a tick, and must follow 'error'.
                 done.call(lp, err);
@@ -346,18 +396,19 @@ impl<T: Transport> Socket<T> {
         Socket { duplex, io }
     }
 
-    /// The socket a stream implementation callback was called for.
-    fn from_duplex(duplex: Duplex<Bytes, Bytes>) -> Option<Socket<T>> {
-        let io = duplex.readable().owner()?.downcast().ok()?;
-        Some(Socket { duplex, io })
+    /// Tells `hook` once the socket has emitted `'close'` (the server that
+    /// accepted it; one per socket).
+    pub(crate) fn set_closed_hook(&self, hook: Rc<dyn ClosedHook>) {
+        let old = self.io.borrow_mut().closed_hook.replace(hook);
+        debug_assert!(old.is_none(), "one closed hook per socket");
     }
 
-    fn from_readable(r: &Readable<Bytes>) -> Option<Socket<T>> {
-        Socket::from_duplex(Duplex::from_readable(r)?)
-    }
-
-    fn from_writable(w: &Writable<Bytes>) -> Option<Socket<T>> {
-        Socket::from_duplex(Duplex::from_writable(w)?)
+    /// The socket's internals.
+    fn conn(&self) -> Conn<T> {
+        Conn {
+            r: self.duplex.readable().clone(),
+            io: self.io.clone(),
+        }
     }
 
     /// Connects to `target`, Node's `net.connect`: returns the socket at
@@ -394,7 +445,7 @@ impl<T: Transport> Socket<T> {
             lp,
             target.into(),
             Box::new(move |lp, r| match r {
-                Ok(to) => s2.start_connect(lp, &to),
+                Ok(to) => s2.conn().start_connect(lp, &to),
                 Err(e) => s2.destroy(lp, Some(e.into())),
             }),
         );
@@ -499,32 +550,66 @@ impl<T: Transport> Socket<T> {
         impls: &SocketImpls,
     ) -> io::Result<Socket<T>> {
         let s = Socket::create(opts, impls);
-        s.register(lp, stream)?;
-        s.io.borrow_mut().phase = Phase::Open;
-        s.update_active(lp);
-        s.after_open(lp);
+        let c = s.conn();
+        c.register(lp, stream)?;
+        c.io.borrow_mut().phase = Phase::Open;
+        c.update_active(lp);
+        c.after_open(lp);
         Ok(s)
+    }
+}
+
+/// What a socket's own machinery works with: the readable side and the
+/// I/O state. A `Socket` adds the writable side for its users; the
+/// poll-phase callback and the stream implementation callbacks need only
+/// this, which they hold or find without rebuilding the whole duplex.
+struct Conn<T: Transport> {
+    r: Readable<Bytes>,
+    io: Rc<RefCell<Io<T>>>,
+}
+
+impl<T: Transport> Clone for Conn<T> {
+    fn clone(&self) -> Self {
+        Conn {
+            r: self.r.clone(),
+            io: self.io.clone(),
+        }
+    }
+}
+
+impl<T: Transport> Conn<T> {
+    /// The socket a stream implementation callback was called for.
+    fn of(r: &Readable<Bytes>) -> Option<Conn<T>> {
+        let io = r.owner()?.downcast().ok()?;
+        Some(Conn { r: r.clone(), io })
+    }
+
+    fn readable(&self) -> &Readable<Bytes> {
+        &self.r
+    }
+
+    fn emitter(&self) -> &EventEmitter {
+        self.r.emitter()
+    }
+
+    fn destroyed(&self) -> bool {
+        self.r.destroyed()
+    }
+
+    fn destroy(&self, lp: &mut Loop, err: Option<StreamError>) {
+        self.r.destroy(lp, err);
     }
 
     fn register(&self, lp: &mut Loop, mut stream: T::Stream) -> io::Result<()> {
-        // Not a whole `Socket` (five pointers): the readable side finds the
-        // rest, and this closure is one of each connection's allocations.
-        // The I/O state is held strongly: the loop keeps a registered
-        // socket alive.
-        let (r, io) = (self.readable().clone(), self.io.clone());
+        // A `Conn`, not a whole `Socket` (five pointers): this closure is
+        // one of each connection's allocations. The I/O state is held
+        // strongly: the loop keeps a registered socket alive.
+        let me = self.clone();
         let w = IoWatcher::new(
             lp,
             &mut stream,
             Interest::READABLE | Interest::WRITABLE,
-            move |lp, _, ready| {
-                if let Some(duplex) = Duplex::from_readable(&r) {
-                    let me = Socket {
-                        duplex,
-                        io: io.clone(),
-                    };
-                    me.on_ready(lp, ready);
-                }
-            },
+            move |lp, _, ready| me.on_ready(lp, ready),
         )?;
         let refd = {
             let mut io = self.io.borrow_mut();
@@ -617,10 +702,10 @@ impl<T: Transport> Socket<T> {
         // Options asked for while connecting; errors here are not worth
         // failing a live connection for.
         if let Some(on) = no_delay {
-            let _ = self.set_no_delay(on);
+            let _ = set_no_delay(&self.io, on);
         }
         if let Some((on, secs)) = keep_alive {
-            let _ = self.set_keep_alive(on, Duration::from_secs(secs.into()));
+            let _ = set_keep_alive(&self.io, on, secs);
         }
         self.update_active(lp);
         self.touch(lp);
@@ -751,8 +836,7 @@ impl<T: Transport> Socket<T> {
                     // SAFETY: `recv` initialised the first `n` bytes (the
                     // buffer was empty).
                     unsafe { buf.set_len(n) };
-                    let (more, back) = self.readable().push_from_buffer(lp, std::mem::take(buf));
-                    *buf = back;
+                    let more = self.readable().push_from_buffer(lp, buf);
                     buf.clear();
                     if more && stop_short && n < READ_SIZE {
                         self.io.borrow_mut().may_read = false;
@@ -794,26 +878,19 @@ impl<T: Transport> Socket<T> {
     /// what the kernel does not take is kept, to wait for a writable edge.
     /// A chunk finished or failed during this call completes in the pending
     /// phase, as libuv's `uv__write_req_finish` defers it.
-    fn write_chunk(&self, lp: &mut Loop, data: Vec<u8>, done: WriteDone) {
-        let (off, outcome, blocked) = {
-            let mut io = self.io.borrow_mut();
-            let io = &mut *io;
-            match io.stream.as_ref() {
-                Some(s) if io.phase == Phase::Open && io.write.is_none() => {
-                    let (off, outcome, blocked) = send_some(s, &data, 0);
-                    io.bytes_written += off as u64;
-                    (off, outcome, blocked)
-                }
-                // Not connected yet: held until it is.
-                _ => (0, None, true),
-            }
-        };
+    ///
+    /// `sent` is what [`send_now`] did with the chunk.
+    fn write_rest(
+        &self,
+        lp: &mut Loop,
+        data: Vec<u8>,
+        done: WriteDone,
+        sent: (usize, Option<Result<(), StreamError>>, bool),
+    ) {
+        let (off, outcome, blocked) = sent;
         if let Some(result) = outcome {
             self.touch(lp);
-            match result {
-                Ok(()) => lp.defer_pending(Task::new(move |lp| done.call(lp, Ok(())))),
-                Err(e) => lp.defer_pending(Task::new(move |lp| done.call(lp, Err(e)))),
-            }
+            defer_done(lp, done, result);
             return;
         }
         if off > 0 {
@@ -932,13 +1009,6 @@ impl<T: Transport> Socket<T> {
         drop(stream);
     }
 
-    /// Tells `hook` once the socket has emitted `'close'` (the server that
-    /// accepted it; one per socket).
-    pub(crate) fn set_closed_hook(&self, hook: Rc<dyn ClosedHook>) {
-        let old = self.io.borrow_mut().closed_hook.replace(hook);
-        debug_assert!(old.is_none(), "one closed hook per socket");
-    }
-
     /// Records activity for the idle timeout, re-arming it if it fired.
     fn touch(&self, lp: &mut Loop) {
         let rearm = {
@@ -955,10 +1025,10 @@ impl<T: Transport> Socket<T> {
 
     fn arm_timer(&self, lp: &mut Loop, ms: u64) {
         let weak = Rc::downgrade(&self.io);
-        let duplex = self.duplex.clone();
+        let r = self.r.clone();
         let t = lp.set_timeout(ms, move |lp| {
             if let Some(io) = weak.upgrade() {
-                Socket { duplex, io }.on_timer(lp);
+                Conn { r, io }.on_timer(lp);
             }
         });
         // An idle timer alone does not keep the loop alive (Node's
@@ -1209,15 +1279,7 @@ impl<T: Transport> Socket<T> {
     /// # lp.run_default();
     /// ```
     pub fn set_no_delay(&self, on: bool) -> io::Result<()> {
-        let mut io = self.io.borrow_mut();
-        match (io.phase, io.stream.as_ref()) {
-            (Phase::Open, Some(s)) => T::set_no_delay(s, on),
-            (Phase::Closed, _) => Err(closed_error()),
-            _ => {
-                io.cold().no_delay = Some(on);
-                Ok(())
-            }
-        }
+        set_no_delay(&self.io, on)
     }
 
     /// Enables TCP keep-alive probes after `initial_delay` of silence
@@ -1225,17 +1287,8 @@ impl<T: Transport> Socket<T> {
     /// sockets. Asked before the connection is up, it applies once it is.
     pub fn set_keep_alive(&self, on: bool, initial_delay: Duration) -> io::Result<()> {
         let secs = u32::try_from(initial_delay.as_secs()).unwrap_or(u32::MAX);
-        let mut io = self.io.borrow_mut();
-        match (io.phase, io.stream.as_ref()) {
-            (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
-            (Phase::Closed, _) => Err(closed_error()),
-            _ => {
-                io.cold().keep_alive = Some((on, secs));
-                Ok(())
-            }
-        }
+        set_keep_alive(&self.io, on, secs)
     }
-
     /// Emits [`event::Timeout`] after `ms` milliseconds without reads or
     /// writes (Node's `setTimeout`); 0 turns it off. The timer does not keep
     /// the loop alive. It fires once per idle period.
@@ -1265,7 +1318,7 @@ impl<T: Transport> Socket<T> {
             lp.clear_timeout(t);
         }
         if ms > 0 && self.io.borrow().phase != Phase::Closed {
-            self.arm_timer(lp, ms);
+            self.conn().arm_timer(lp, ms);
         }
     }
 
@@ -1374,6 +1427,30 @@ impl Socket<super::Tcp> {
             &opts,
             &SocketImpls::new::<super::Tcp>(),
         )
+    }
+}
+
+fn set_no_delay<T: Transport>(io: &RefCell<Io<T>>, on: bool) -> io::Result<()> {
+    let mut io = io.borrow_mut();
+    match (io.phase, io.stream.as_ref()) {
+        (Phase::Open, Some(s)) => T::set_no_delay(s, on),
+        (Phase::Closed, _) => Err(closed_error()),
+        _ => {
+            io.cold().no_delay = Some(on);
+            Ok(())
+        }
+    }
+}
+
+fn set_keep_alive<T: Transport>(io: &RefCell<Io<T>>, on: bool, secs: u32) -> io::Result<()> {
+    let mut io = io.borrow_mut();
+    match (io.phase, io.stream.as_ref()) {
+        (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
+        (Phase::Closed, _) => Err(closed_error()),
+        _ => {
+            io.cold().keep_alive = Some((on, secs));
+            Ok(())
+        }
     }
 }
 

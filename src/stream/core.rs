@@ -88,10 +88,14 @@ impl std::fmt::Debug for DestroyDone {
 }
 
 impl DestroyDone {
-    /// The duplex being destroyed, for a destroy implementation shared by
-    /// many streams.
-    pub(crate) fn duplex<R: super::Mode, W: super::Mode>(&self) -> Option<super::Duplex<R, W>> {
-        super::Duplex::from_core(&self.core)
+    /// The readable side of the stream being destroyed, for a destroy
+    /// implementation shared by many streams.
+    pub(crate) fn readable<R: super::Mode>(&self) -> Option<super::Readable<R>> {
+        let st = self.core.read_side()?.as_any().downcast().ok()?;
+        Some(super::Readable {
+            core: self.core.clone(),
+            st,
+        })
     }
 
     /// Reports that the resources are released.

@@ -115,16 +115,6 @@ impl<R: Mode, W: Mode> Duplex<R, W> {
         Duplex { r, w }
     }
 
-    /// The duplex a readable side belongs to.
-    pub(crate) fn from_readable(r: &Readable<R>) -> Option<Duplex<R, W>> {
-        Duplex::from_core(&r.core)
-    }
-
-    /// The duplex a writable side belongs to.
-    pub(crate) fn from_writable(w: &Writable<W>) -> Option<Duplex<R, W>> {
-        Duplex::from_core(&w.core)
-    }
-
     /// The duplex a core belongs to, if it has both sides of these types.
     pub(crate) fn from_core(core: &Rc<Core>) -> Option<Duplex<R, W>> {
         let r = core.read_side()?.as_any().downcast().ok()?;

@@ -216,9 +216,13 @@ impl Readable<super::Bytes> {
     /// chunk goes straight to `data` listeners (flowing, nothing buffered,
     /// as `addChunk`'s first branch), they see `buf` itself; otherwise an
     /// exact-size copy is pushed, so that a large read buffer never sits in
-    /// the stream's buffer. `buf` comes back either way (listeners only
-    /// borrow a chunk). Returns `push`'s verdict and the buffer.
-    pub(crate) fn push_from_buffer(&self, lp: &mut Loop, buf: Vec<u8>) -> (bool, Vec<u8>) {
+    /// the stream's buffer (listeners only borrow a chunk, so the caller
+    /// keeps `buf`). Returns `push`'s verdict.
+    #[allow(
+        clippy::ptr_arg,
+        reason = "listeners receive the chunk as a `&Vec<u8>`"
+    )]
+    pub(crate) fn push_from_buffer(&self, lp: &mut Loop, buf: &Vec<u8>) -> bool {
         let direct = !buf.is_empty()
             && {
                 let s = self.st.borrow();
@@ -228,8 +232,7 @@ impl Readable<super::Bytes> {
             && !self.core.errored()
             && self.core.emitter.listener_count::<event::Data<Vec<u8>>>() > 0;
         if !direct {
-            let more = self.push(lp, buf.as_slice().to_vec());
-            return (more, buf);
+            return self.push(lp, buf.as_slice().to_vec());
         }
         {
             let mut s = self.st.borrow_mut();
@@ -237,10 +240,10 @@ impl Readable<super::Bytes> {
             s.await_drain.clear();
             s.data_emitted = true;
         }
-        self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, &buf);
+        self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, buf);
         self.maybe_read_more(lp);
         let s = self.st.borrow();
-        (!s.ended && (s.length < s.hwm || s.length == 0), buf)
+        !s.ended && (s.length < s.hwm || s.length == 0)
     }
 }
 

@@ -291,6 +291,21 @@ impl<M: Mode> Writable<M> {
         self.core.set_destroy_impl(Rc::new(f));
     }
 
+    /// What implements this stream, if it is still alive; see
+    /// `Readable::owner`.
+    pub(crate) fn owner(&self) -> Option<Rc<dyn std::any::Any>> {
+        self.core.owner.get()?.upgrade()
+    }
+
+    /// The readable side of the duplex this side belongs to.
+    pub(crate) fn readable_side<R: Mode>(&self) -> Option<super::Readable<R>> {
+        let st = self.core.read_side()?.as_any().downcast().ok()?;
+        Some(super::Readable {
+            core: self.core.clone(),
+            st,
+        })
+    }
+
     /// A number identifying this stream (shared by both sides of a duplex).
     pub fn id(&self) -> usize {
         self.core.id()
