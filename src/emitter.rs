@@ -27,9 +27,9 @@
 
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::fmt;
-use std::rc::Rc;
+use std::marker::PhantomData;
+use std::rc::{Rc, Weak};
 
 use crate::Loop;
 
@@ -97,31 +97,126 @@ impl<P> std::error::Error for Unhandled<P> {}
 /// Node's default `EventEmitter.defaultMaxListeners`.
 pub const DEFAULT_MAX_LISTENERS: usize = 10;
 
-type Listener<P> = Box<dyn FnMut(&mut Loop, &P)>;
-
-/// One registered listener, shared by every snapshot that contains it.
-struct Callback<P> {
+/// One registered listener and its state, in a single allocation shared by
+/// every snapshot that contains it. Typed by its event, erased in the lists.
+struct Callback<E, F> {
     /// A `once` listener that already ran (Node's `state.fired`).
     fired: Cell<bool>,
-    f: RefCell<Listener<P>>,
+    f: RefCell<F>,
+    _event: PhantomData<fn() -> E>,
 }
-pub(crate) type OnceRemovedHook = Rc<dyn Fn(&mut Loop, TypeId)>;
+
+/// A listener with its event and closure types erased: an idle socket
+/// carries a few of these, so each is one allocation and nothing more.
+trait Listener {
+    fn fired(&self) -> &Cell<bool>;
+    fn name(&self) -> &'static str;
+    /// Calls the closure with the payload (of the listener's event type).
+    fn call(&self, lp: &mut Loop, payload: &dyn Any);
+}
+
+impl<E: Event, F: FnMut(&mut Loop, &E::Payload) + 'static> Listener for Callback<E, F> {
+    fn fired(&self) -> &Cell<bool> {
+        &self.fired
+    }
+    fn name(&self) -> &'static str {
+        E::NAME
+    }
+    fn call(&self, lp: &mut Loop, payload: &dyn Any) {
+        let payload = payload
+            .downcast_ref::<E::Payload>()
+            .expect("listener stored under its event's TypeId");
+        match self.f.try_borrow_mut() {
+            Ok(mut f) => f(lp, payload),
+            Err(_) => log::warn!(
+                "nodeloop: '{}' listener re-entered by its own emit; skipped",
+                E::NAME
+            ),
+        }
+    }
+}
+
+/// Told when a once-listener removes itself, with the loop at hand (a
+/// readable stream reacts to losing its last `readable` listener). Held
+/// weakly: the stream that owns the emitter implements it.
+pub(crate) trait OnceRemoved {
+    fn once_removed(self: Rc<Self>, lp: &mut Loop, event: TypeId);
+}
 
 #[derive(Clone)]
 struct Entry {
     id: u64,
     once: bool,
-    /// An `Rc<Callback<E::Payload>>`, typed by the slot's event.
-    f: Rc<dyn Any>,
+    f: Rc<dyn Listener>,
 }
 
-/// The listeners of one event, in call order. Emitting clones the `Rc`:
+/// The listeners of one event, in call order. Emitting clones the list:
 /// that is Node's snapshot (`arrayClone`), and changes made during the
-/// emit copy the list (`Rc::make_mut`) instead of touching the snapshot.
+/// emit copy a shared list (`Rc::make_mut`) instead of touching the
+/// snapshot. One listener, the common case, is stored inline.
+///
+/// `warned` (past the max-listeners threshold once already) lives with a
+/// shared list, as Node keeps the flag on the listener array, which goes
+/// when the event is back to one listener; one listener never warns.
+#[derive(Clone)]
+enum List {
+    One(Entry),
+    Many { list: Rc<Vec<Entry>>, warned: bool },
+}
+
+impl List {
+    fn entries(&self) -> &[Entry] {
+        match self {
+            List::One(e) => std::slice::from_ref(e),
+            List::Many { list, .. } => list,
+        }
+    }
+
+    fn insert(&mut self, entry: Entry, front: bool) {
+        match self {
+            List::One(first) => {
+                let first = first.clone();
+                let v = if front {
+                    vec![entry, first]
+                } else {
+                    vec![first, entry]
+                };
+                *self = List::Many {
+                    list: Rc::new(v),
+                    warned: false,
+                };
+            }
+            List::Many { list, .. } => {
+                let v = Rc::make_mut(list);
+                if front {
+                    v.insert(0, entry);
+                } else {
+                    v.push(entry);
+                }
+            }
+        }
+    }
+
+    /// Removes the entry `id`; `Some(now_empty)` if it was there.
+    fn remove(&mut self, id: u64) -> Option<bool> {
+        match self {
+            List::One(e) => (e.id == id).then_some(true),
+            List::Many { list, .. } => {
+                let i = list.iter().position(|e| e.id == id)?;
+                let v = Rc::make_mut(list);
+                v.remove(i);
+                if v.len() == 1 {
+                    *self = List::One(v[0].clone());
+                }
+                Some(false)
+            }
+        }
+    }
+}
+
 struct Slot {
     event: TypeId,
-    name: &'static str,
-    list: Rc<Vec<Entry>>,
+    list: List,
 }
 
 #[derive(Default)]
@@ -129,11 +224,8 @@ struct Inner {
     /// Events in first-registration order; a slot goes when it empties.
     slots: Vec<Slot>,
     next_id: u64,
-    max: Option<usize>,
-    warned: HashSet<TypeId>,
-    /// Told when a once-listener removes itself, with the loop at hand (a
-    /// readable stream reacts to losing its last `readable` listener).
-    once_removed: Option<OnceRemovedHook>,
+    max: Option<u32>,
+    once_removed: Option<Weak<dyn OnceRemoved>>,
 }
 
 /// A typed event emitter. Cloning gives another handle to the same emitter,
@@ -168,7 +260,11 @@ impl fmt::Debug for EventEmitter {
         f.debug_struct("EventEmitter")
             .field(
                 "listeners",
-                &inner.slots.iter().map(|s| s.list.len()).sum::<usize>(),
+                &inner
+                    .slots
+                    .iter()
+                    .map(|s| s.list.entries().len())
+                    .sum::<usize>(),
             )
             .finish_non_exhaustive()
     }
@@ -182,7 +278,7 @@ impl EventEmitter {
 
     /// Adds a listener at the end of `E`'s list (`emitter.on`).
     pub fn on<E: Event>(&self, f: impl FnMut(&mut Loop, &E::Payload) + 'static) -> ListenerId {
-        self.add::<E>(Box::new(f), false, false)
+        self.add::<E>(f, false, false)
     }
 
     /// Adds a listener that runs at most once (`emitter.once`).
@@ -202,7 +298,7 @@ impl EventEmitter {
     /// assert_eq!(n.get(), 1);
     /// ```
     pub fn once<E: Event>(&self, f: impl FnMut(&mut Loop, &E::Payload) + 'static) -> ListenerId {
-        self.add::<E>(Box::new(f), true, false)
+        self.add::<E>(f, true, false)
     }
 
     /// Adds a listener at the front of `E`'s list (`prependListener`).
@@ -210,7 +306,7 @@ impl EventEmitter {
         &self,
         f: impl FnMut(&mut Loop, &E::Payload) + 'static,
     ) -> ListenerId {
-        self.add::<E>(Box::new(f), false, true)
+        self.add::<E>(f, false, true)
     }
 
     /// Adds a once-listener at the front of `E`'s list (`prependOnceListener`).
@@ -218,21 +314,32 @@ impl EventEmitter {
         &self,
         f: impl FnMut(&mut Loop, &E::Payload) + 'static,
     ) -> ListenerId {
-        self.add::<E>(Box::new(f), true, true)
+        self.add::<E>(f, true, true)
     }
 
-    fn add<E: Event>(&self, f: Listener<E::Payload>, once: bool, front: bool) -> ListenerId {
+    fn add<E: Event>(
+        &self,
+        f: impl FnMut(&mut Loop, &E::Payload) + 'static,
+        once: bool,
+        front: bool,
+    ) -> ListenerId {
         let mut inner = self.inner.borrow_mut();
         let id = inner.next_id;
         inner.next_id += 1;
-        let cb: Rc<Callback<E::Payload>> = Rc::new(Callback {
+        let cb: Rc<dyn Listener> = Rc::new(Callback::<E, _> {
             fired: Cell::new(false),
             f: RefCell::new(f),
+            _event: PhantomData,
         });
         let entry = Entry { id, once, f: cb };
         let t = TypeId::of::<E>();
-        let i = match inner.slots.iter().position(|s| s.event == t) {
-            Some(i) => i,
+        let max = inner.max.map_or(DEFAULT_MAX_LISTENERS, |m| m as usize);
+        let slot = match inner.slots.iter().position(|s| s.event == t) {
+            Some(i) => {
+                let slot = &mut inner.slots[i];
+                slot.list.insert(entry, front);
+                slot
+            }
             None => {
                 // Exact sizes: most emitters (one per socket or stream) carry
                 // a few events with one listener each, and the default
@@ -241,21 +348,20 @@ impl EventEmitter {
                 inner.slots.reserve_exact(1);
                 inner.slots.push(Slot {
                     event: t,
-                    name: E::NAME,
-                    list: Rc::new(Vec::with_capacity(1)),
+                    list: List::One(entry),
                 });
-                inner.slots.len() - 1
+                inner.slots.last_mut().expect("just pushed")
             }
         };
-        let list = Rc::make_mut(&mut inner.slots[i].list);
-        if front {
-            list.insert(0, entry);
-        } else {
-            list.push(entry);
-        }
-        let count = inner.count(TypeId::of::<E>());
-        let max = inner.max.unwrap_or(DEFAULT_MAX_LISTENERS);
-        if max > 0 && count > max && inner.warned.insert(TypeId::of::<E>()) {
+        let count = slot.list.entries().len();
+        let warn = match &mut slot.list {
+            List::Many { warned, .. } if max > 0 && count > max && !*warned => {
+                *warned = true;
+                true
+            }
+            _ => false,
+        };
+        if warn {
             log::warn!(
                 "MaxListenersExceededWarning: Possible EventEmitter memory leak detected. \
                  {count} {} listeners added. Use set_max_listeners() to increase limit",
@@ -282,9 +388,8 @@ impl EventEmitter {
     pub fn off(&self, id: ListenerId) -> bool {
         let mut inner = self.inner.borrow_mut();
         for (si, slot) in inner.slots.iter_mut().enumerate() {
-            if let Some(i) = slot.list.iter().position(|e| e.id == id.0) {
-                Rc::make_mut(&mut slot.list).remove(i);
-                if slot.list.is_empty() {
+            if let Some(empty) = slot.list.remove(id.0) {
+                if empty {
                     inner.slots.remove(si);
                 }
                 return true;
@@ -312,22 +417,31 @@ impl EventEmitter {
     /// Names of the events that have listeners, in first-registration order
     /// (`eventNames`).
     pub fn event_names(&self) -> Vec<&'static str> {
-        self.inner.borrow().slots.iter().map(|s| s.name).collect()
+        self.inner
+            .borrow()
+            .slots
+            .iter()
+            .map(|s| s.list.entries()[0].f.name())
+            .collect()
     }
 
-    pub(crate) fn set_once_removed_hook(&self, f: OnceRemovedHook) {
+    pub(crate) fn set_once_removed_hook(&self, f: Weak<dyn OnceRemoved>) {
         self.inner.borrow_mut().once_removed = Some(f);
     }
 
     /// Sets the per-event listener count past which a warning is logged;
     /// 0 means unlimited (`setMaxListeners`).
     pub fn set_max_listeners(&self, n: usize) {
-        self.inner.borrow_mut().max = Some(n);
+        // Beyond u32 is "unlimited" in practice; it keeps the emitter small.
+        self.inner.borrow_mut().max = Some(u32::try_from(n).unwrap_or(u32::MAX));
     }
 
     /// The current max-listeners threshold (`getMaxListeners`).
     pub fn max_listeners(&self) -> usize {
-        self.inner.borrow().max.unwrap_or(DEFAULT_MAX_LISTENERS)
+        self.inner
+            .borrow()
+            .max
+            .map_or(DEFAULT_MAX_LISTENERS, |m| m as usize)
     }
 
     /// Calls `E`'s listeners with `payload`, synchronously, in order.
@@ -387,27 +501,23 @@ impl EventEmitter {
             Some(s) => s.list.clone(),
             None => return false,
         };
-        for e in snapshot.iter() {
-            let cb =
-                e.f.downcast_ref::<Callback<E::Payload>>()
-                    .expect("listener stored under its event's TypeId");
+        for e in snapshot.entries() {
             if e.once {
-                if cb.fired.replace(true) {
+                if e.f.fired().replace(true) {
                     continue;
                 }
                 self.off(ListenerId(e.id));
-                let hook = self.inner.borrow().once_removed.clone();
+                let hook = self
+                    .inner
+                    .borrow()
+                    .once_removed
+                    .as_ref()
+                    .and_then(Weak::upgrade);
                 if let Some(hook) = hook {
-                    hook(lp, t);
+                    hook.once_removed(lp, t);
                 }
             }
-            match cb.f.try_borrow_mut() {
-                Ok(mut f) => f(lp, payload),
-                Err(_) => log::warn!(
-                    "nodeloop: '{}' listener re-entered by its own emit; skipped",
-                    E::NAME
-                ),
-            }
+            e.f.call(lp, payload);
         }
         true
     }
@@ -418,6 +528,6 @@ impl Inner {
         self.slots
             .iter()
             .find(|s| s.event == t)
-            .map_or(0, |s| s.list.len())
+            .map_or(0, |s| s.list.entries().len())
     }
 }

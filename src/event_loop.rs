@@ -83,6 +83,10 @@ pub struct Loop {
     panic_handler: Option<PanicHandler>,
     /// A panic caught with no handler installed, on its way out of `run`.
     panicked: Option<PanicPayload>,
+    /// The buffer sockets read into (libuv's `alloc_cb` buffer, Node's
+    /// shared 64 KiB slab): one per loop, lent to one read at a time, so
+    /// a chunk handed straight to `data` listeners costs no allocation.
+    pub(crate) read_buf: Vec<u8>,
 }
 
 /// Builds a [`Loop`] with non-default settings.
@@ -155,6 +159,7 @@ impl LoopBuilder {
             stop_flag: false,
             panic_handler: None,
             panicked: None,
+            read_buf: Vec::new(),
         };
         lp.node = NodeState::new(&mut lp);
         lp.update_time();

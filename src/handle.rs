@@ -73,7 +73,9 @@ pub(crate) struct Slot {
     active: bool,
     refd: bool,
     closing: bool,
-    close_cb: Option<Task>,
+    /// Boxed: only a closing handle has one, and inline it made every slot
+    /// of the table (one per connection) 32 bytes larger.
+    close_cb: Option<Box<Task>>,
     pub(crate) kind: Kind,
 }
 
@@ -193,7 +195,7 @@ impl Handles {
     pub(crate) fn mark_closing(&mut self, id: HandleId, cb: Option<Task>) {
         if let Some(s) = self.get_mut(id) {
             s.closing = true;
-            s.close_cb = cb;
+            s.close_cb = cb.map(Box::new);
         }
     }
 
@@ -202,7 +204,7 @@ impl Handles {
         if self.get(id).is_some() {
             let s = self.slab.remove(id.key as usize);
             debug_assert!(!s.active, "closed handle still active");
-            s.close_cb
+            s.close_cb.map(|t| *t)
         } else {
             None
         }

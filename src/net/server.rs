@@ -14,6 +14,7 @@ use std::io;
 use std::rc::Rc;
 
 use super::emfile::{self, Reserve};
+use super::socket::{ClosedHook, SocketImpls};
 use super::{event, set_backlog, Socket, SocketOptions, Transport};
 use crate::bridge::FromCallback;
 use crate::emitter::{Event, EventEmitter, ListenerId};
@@ -62,6 +63,23 @@ struct Inner<T: Transport> {
     closing: bool,
     close_cbs: Vec<CloseCb>,
     acceptors: VecDeque<AcceptCb<T>>,
+    /// Shared by every accepted socket.
+    impls: SocketImpls,
+    /// The server's emitter, so that the state alone can stand for the
+    /// server as an accepted socket's closed hook.
+    emitter: EventEmitter,
+}
+
+impl<T: Transport> ClosedHook for RefCell<Inner<T>> {
+    fn socket_closed(self: Rc<Self>, lp: &mut Loop) {
+        let emitter = self.borrow().emitter.clone();
+        let server = Server {
+            inner: self,
+            emitter,
+        };
+        server.inner.borrow_mut().connections -= 1;
+        server.emit_close_if_drained(lp);
+    }
 }
 
 /// A stream server: TCP ([`TcpServer`](super::TcpServer)) or Unix-domain
@@ -121,6 +139,7 @@ fn not_running() -> io::Error {
 impl<T: Transport> Server<T> {
     /// A server that is not listening yet.
     pub fn new(opts: ServerOptions) -> Server<T> {
+        let emitter = EventEmitter::new();
         Server {
             inner: Rc::new(RefCell::new(Inner {
                 listener: None,
@@ -136,8 +155,10 @@ impl<T: Transport> Server<T> {
                 closing: false,
                 close_cbs: Vec::new(),
                 acceptors: VecDeque::new(),
+                impls: SocketImpls::new::<T>(),
+                emitter: emitter.clone(),
             })),
-            emitter: EventEmitter::new(),
+            emitter,
         }
     }
 
@@ -502,12 +523,9 @@ impl<T: Transport> Server<T> {
 
     /// Wraps an accepted connection and hands it to the first taker.
     fn take(&self, lp: &mut Loop, stream: T::Stream) {
-        let (full, opts) = {
+        let full = {
             let i = self.inner.borrow();
-            (
-                i.max_connections.is_some_and(|m| i.connections >= m),
-                i.opts.clone(),
-            )
+            i.max_connections.is_some_and(|m| i.connections >= m)
         };
         if full {
             drop(stream);
@@ -515,7 +533,11 @@ impl<T: Transport> Server<T> {
             self.emitter.emit::<event::Drop>(lp, ());
             return;
         }
-        let sock = match Socket::accepted(lp, stream, &opts) {
+        let (opts, impls) = {
+            let i = self.inner.borrow();
+            (i.opts.clone(), i.impls.clone())
+        };
+        let sock = match Socket::accepted(lp, stream, &opts, &impls) {
             Ok(s) => s,
             Err(e) => {
                 self.report(lp, e);
@@ -523,11 +545,7 @@ impl<T: Transport> Server<T> {
             }
         };
         self.inner.borrow_mut().connections += 1;
-        let me = self.clone();
-        sock.on_closed_hook(move |lp| {
-            me.inner.borrow_mut().connections -= 1;
-            me.emit_close_if_drained(lp);
-        });
+        sock.set_closed_hook(self.inner.clone());
         let acceptor = self.inner.borrow_mut().acceptors.pop_front();
         match acceptor {
             Some(a) => a(lp, Ok(sock)),

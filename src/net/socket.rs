@@ -10,20 +10,21 @@
 //! (`may_read`) and re-arms the registration when it wants data again;
 //! `docs/net.md` has the whole picture.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use super::{event, Transport};
 use crate::bridge::FromCallback;
 use crate::emitter::{Event, EventEmitter, ListenerId};
 use crate::stream::{
-    event as sev, Bytes, Duplex, FinalDone, Readable, ReadableOptions, StreamError, Writable,
-    WritableOptions, WriteDone,
+    event as sev, Bytes, DestroyImpl, Duplex, FinalDone, FinalImpl, ReadImpl, Readable,
+    ReadableOptions, StreamError, Writable, WritableOptions, WriteDone, WriteImpl,
 };
 use crate::task::Task;
 use crate::{Handle, Interest, IoWatcher, Loop, Ready, Timeout};
@@ -73,6 +74,21 @@ struct PendingWrite {
     done: WriteDone,
 }
 
+/// What few sockets use: an idle timeout, options and `end` asked for
+/// before the connection was up. Boxed on first use, so that an idle
+/// connection does not carry it.
+#[derive(Default)]
+struct Cold {
+    /// `end` called before the connection was up.
+    final_: Option<FinalDone>,
+    timeout_ms: u64,
+    timer: Option<Timeout>,
+    last_active: u64,
+    /// Options asked for before the connection existed.
+    no_delay: Option<bool>,
+    keep_alive: Option<(bool, u32)>,
+}
+
 struct Io<T: Transport> {
     phase: Phase,
     stream: Option<T::Stream>,
@@ -84,18 +100,15 @@ struct Io<T: Transport> {
     /// waiting, and no new edge will announce it.
     may_read: bool,
     eof: bool,
-    write: Option<PendingWrite>,
-    /// `end` called before the connection was up.
-    final_: Option<FinalDone>,
+    /// What the kernel has not taken yet of the chunk being written; boxed
+    /// because a chunk usually goes in one `send` and never gets here.
+    write: Option<Box<PendingWrite>>,
+    cold: Option<Box<Cold>>,
     bytes_read: u64,
     bytes_written: u64,
-    timeout_ms: u64,
-    timer: Option<Timeout>,
-    last_active: u64,
-    /// Options asked for before the connection existed.
-    no_delay: Option<bool>,
-    keep_alive: Option<(bool, u32)>,
-    closed_hooks: Vec<Task>,
+    /// Told after `'close'`: the server that accepted the socket, which
+    /// counts its connections (a shared handle, not a closure per socket).
+    closed_hook: Option<Rc<dyn ClosedHook>>,
 }
 
 /// A stream connection: TCP ([`TcpSocket`](super::TcpSocket)) or
@@ -189,6 +202,64 @@ fn sys_send(fd: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// The first attempt at a chunk (`uv_write` tries at once): the new
+/// offset, the outcome if settled, and whether the kernel refused more.
+/// Not connected yet, or a chunk still pending: nothing is sent.
+fn send_now<T: Transport>(
+    io: &RefCell<Io<T>>,
+    data: &[u8],
+) -> (usize, Option<Result<(), StreamError>>, bool) {
+    let mut io = io.borrow_mut();
+    let io = &mut *io;
+    match io.stream.as_ref() {
+        Some(s) if io.phase == Phase::Open && io.write.is_none() => {
+            let (off, outcome, blocked) = send_some(s, data, 0);
+            io.bytes_written += off as u64;
+            (off, outcome, blocked)
+        }
+        // Not connected yet: held until it is.
+        _ => (0, None, true),
+    }
+}
+
+/// Completes a write settled during the call itself, in the pending phase,
+/// as libuv's `uv__write_req_finish` defers it.
+fn defer_done(lp: &mut Loop, done: WriteDone, result: Result<(), StreamError>) {
+    match result {
+        Ok(()) => lp.defer_pending(Task::new(move |lp| done.call(lp, Ok(())))),
+        Err(e) => lp.defer_pending(Task::new(move |lp| done.call(lp, Err(e)))),
+    }
+}
+
+/// A socket's I/O state, from what its stream records as its owner.
+fn io_of<T: Transport>(owner: Option<Rc<dyn Any>>) -> Option<Rc<RefCell<Io<T>>>> {
+    owner?.downcast().ok()
+}
+
+/// Sends `data[off..]` with at most [`WRITES_PER_EVENT`] calls. Returns
+/// the new offset, the outcome once the chunk is all sent or failed, and
+/// whether the kernel refused more (`WouldBlock`) rather than the budget
+/// running out.
+fn send_some(
+    fd: &impl AsRawFd,
+    data: &[u8],
+    mut off: usize,
+) -> (usize, Option<Result<(), StreamError>>, bool) {
+    for _ in 0..WRITES_PER_EVENT {
+        if off == data.len() {
+            return (off, Some(Ok(())), false);
+        }
+        match sys_send(fd, &data[off..]) {
+            Ok(n) => off += n,
+            Err(e) if would_block(&e) => return (off, None, true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (off, Some(Err(StreamError::from(e))), false),
+        }
+    }
+    let outcome = (off == data.len()).then_some(Ok(()));
+    (off, outcome, false)
+}
+
 impl<T: Transport> Io<T> {
     fn new() -> Io<T> {
         Io {
@@ -200,16 +271,15 @@ impl<T: Transport> Io<T> {
             may_read: false,
             eof: false,
             write: None,
-            final_: None,
+            cold: None,
             bytes_read: 0,
             bytes_written: 0,
-            timeout_ms: 0,
-            timer: None,
-            last_active: 0,
-            no_delay: None,
-            keep_alive: None,
-            closed_hooks: Vec::new(),
+            closed_hook: None,
         }
+    }
+
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
     }
 
     /// Whether the handle should keep the loop alive (libuv's
@@ -218,16 +288,86 @@ impl<T: Transport> Io<T> {
         match self.phase {
             Phase::Connecting => true,
             Phase::Open => {
-                (self.reading && !self.eof) || self.write.is_some() || self.final_.is_some()
+                (self.reading && !self.eof)
+                    || self.write.is_some()
+                    || self.cold.as_ref().is_some_and(|c| c.final_.is_some())
             }
             Phase::Resolving | Phase::Closed => false,
         }
     }
 }
 
+/// Who hears that a socket closed (its server).
+pub(crate) trait ClosedHook {
+    fn socket_closed(self: Rc<Self>, lp: &mut Loop);
+}
+
+/// The stream implementation callbacks (Node's `_read`, `_write`,
+/// `_final`, `_destroy`) of a socket. They capture nothing — each finds
+/// its socket through the stream ([`Socket::from_readable`]) — so a server
+/// makes one set and every socket it accepts shares it: no closure
+/// allocations per connection.
+#[derive(Clone)]
+pub(crate) struct SocketImpls {
+    read: ReadImpl<Bytes>,
+    write: WriteImpl<Bytes>,
+    final_: FinalImpl<Bytes>,
+    destroy: DestroyImpl,
+}
+
+impl SocketImpls {
+    pub(crate) fn new<T: Transport>() -> SocketImpls {
+        SocketImpls {
+            read: Rc::new(|lp, r: &Readable<Bytes>, _n| {
+                let Some(io) = io_of::<T>(r.owner()) else {
+                    return;
+                };
+                // Already reading: the common case (every `read(0)` of a
+                // flowing socket), settled without building a `Conn`.
+                if io.borrow().reading {
+                    return;
+                }
+                Conn { r: r.clone(), io }.read_start(lp);
+            }),
+            write: Rc::new(|lp, w: &Writable<Bytes>, chunk, done| {
+                let Some(io) = io_of::<T>(w.owner()) else {
+                    return done.call(lp, Err(StreamError::Destroyed("write")));
+                };
+                let mut sent = send_now(&io, &chunk);
+                // The common case, settled here: the kernel took it all
+                // and there is no idle timer to tell.
+                if sent.1.is_some() && io.borrow().cold.is_none() {
+                    if let Some(result) = sent.1.take() {
+                        defer_done(lp, done, result);
+                        return;
+                    }
+                }
+                match w.readable_side() {
+                    Some(r) => Conn { r, io }.write_rest(lp, chunk, done, sent),
+                    None => done.call(lp, Err(StreamError::Destroyed("write"))),
+                }
+            }),
+            final_: Rc::new(|lp, w: &Writable<Bytes>, done| {
+                match w.readable_side().as_ref().and_then(Conn::<T>::of) {
+                    Some(c) => c.shutdown(lp, done),
+                    None => done.call(lp, Ok(())),
+                }
+            }),
+            destroy: Rc::new(|lp, err, done| {
+                let s = done.readable::<Bytes>().as_ref().and_then(Conn::<T>::of);
+                // The error's tick first: without a handle, 'close' also
+                // comes on a tick, and must follow 'error'.
+                done.call(lp, err);
+                if let Some(s) = s {
+                    s.close_handle(lp);
+                }
+            }),
+        }
+    }
+}
+
 impl<T: Transport> Socket<T> {
-    fn create(opts: &SocketOptions) -> Socket<T> {
-        let io: Rc<RefCell<Io<T>>> = Rc::new(RefCell::new(Io::new()));
+    fn create(opts: &SocketOptions, impls: &SocketImpls) -> Socket<T> {
         let ropts = ReadableOptions {
             high_water_mark: opts.readable_high_water_mark,
             // 'close' is emitted by the handle's close callback instead.
@@ -239,64 +379,36 @@ impl<T: Transport> Socket<T> {
             emit_close: false,
             ..Default::default()
         };
-        // The implementation callbacks hold the state weakly: it holds the
-        // stream's completion callbacks while a write is in flight.
-        let (wr, ww, wf, wd) = (
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-            Rc::downgrade(&io),
-        );
-        let duplex = Duplex::<Bytes, Bytes>::with_options(
+        let duplex = Duplex::<Bytes, Bytes>::with_impls(
             ropts,
             wopts,
             opts.allow_half_open,
-            move |lp, d, _n| {
-                if let Some(io) = wr.upgrade() {
-                    Socket {
-                        duplex: d.clone(),
-                        io,
-                    }
-                    .read_start(lp);
-                }
-            },
-            move |lp, d, chunk, done| match ww.upgrade() {
-                Some(io) => Socket {
-                    duplex: d.clone(),
-                    io,
-                }
-                .write_chunk(lp, chunk, done),
-                None => done.call(lp, Err(StreamError::Destroyed("write"))),
-            },
+            impls.read.clone(),
+            impls.write.clone(),
         );
-        let d2 = duplex.clone();
-        duplex
-            .writable()
-            .set_final(move |lp, _, done| match wf.upgrade() {
-                Some(io) => Socket {
-                    duplex: d2.clone(),
-                    io,
-                }
-                .shutdown(lp, done),
-                None => done.call(lp, Ok(())),
-            });
-        let d3 = duplex.clone();
-        duplex
-            .readable()
-            .set_destroy(move |lp, err, done| match wd.upgrade() {
-                Some(io) => {
-                    // The error's tick first: without a handle, 'close'
-                    // also comes on a tick, and must follow 'error'.
-                    done.call(lp, err);
-                    Socket {
-                        duplex: d3.clone(),
-                        io,
-                    }
-                    .close_handle(lp);
-                }
-                None => done.call(lp, err),
-            });
+        duplex.writable().set_final_rc(impls.final_.clone());
+        duplex.readable().set_destroy_rc(impls.destroy.clone());
+        let io: Rc<RefCell<Io<T>>> = Rc::new(RefCell::new(Io::new()));
+        // Held weakly: the state holds the stream's completion callbacks
+        // while a write is in flight.
+        let owner: Weak<dyn Any> = Rc::downgrade(&io) as Weak<RefCell<Io<T>>>;
+        duplex.readable().set_owner(owner);
         Socket { duplex, io }
+    }
+
+    /// Tells `hook` once the socket has emitted `'close'` (the server that
+    /// accepted it; one per socket).
+    pub(crate) fn set_closed_hook(&self, hook: Rc<dyn ClosedHook>) {
+        let old = self.io.borrow_mut().closed_hook.replace(hook);
+        debug_assert!(old.is_none(), "one closed hook per socket");
+    }
+
+    /// The socket's internals.
+    fn conn(&self) -> Conn<T> {
+        Conn {
+            r: self.duplex.readable().clone(),
+            io: self.io.clone(),
+        }
     }
 
     /// Connects to `target`, Node's `net.connect`: returns the socket at
@@ -327,13 +439,13 @@ impl<T: Transport> Socket<T> {
     /// assert!(refused.get() && c.destroyed());
     /// ```
     pub fn connect(lp: &mut Loop, target: impl Into<T::Target>, opts: SocketOptions) -> Socket<T> {
-        let s = Socket::create(&opts);
+        let s = Socket::create(&opts, &SocketImpls::new::<T>());
         let s2 = s.clone();
         T::resolve(
             lp,
             target.into(),
             Box::new(move |lp, r| match r {
-                Ok(to) => s2.start_connect(lp, &to),
+                Ok(to) => s2.conn().start_connect(lp, &to),
                 Err(e) => s2.destroy(lp, Some(e.into())),
             }),
         );
@@ -435,16 +547,63 @@ impl<T: Transport> Socket<T> {
         lp: &mut Loop,
         stream: T::Stream,
         opts: &SocketOptions,
+        impls: &SocketImpls,
     ) -> io::Result<Socket<T>> {
-        let s = Socket::create(opts);
-        s.register(lp, stream)?;
-        s.io.borrow_mut().phase = Phase::Open;
-        s.update_active(lp);
-        s.after_open(lp);
+        let s = Socket::create(opts, impls);
+        let c = s.conn();
+        c.register(lp, stream)?;
+        c.io.borrow_mut().phase = Phase::Open;
+        c.update_active(lp);
+        c.after_open(lp);
         Ok(s)
+    }
+}
+
+/// What a socket's own machinery works with: the readable side and the
+/// I/O state. A `Socket` adds the writable side for its users; the
+/// poll-phase callback and the stream implementation callbacks need only
+/// this, which they hold or find without rebuilding the whole duplex.
+struct Conn<T: Transport> {
+    r: Readable<Bytes>,
+    io: Rc<RefCell<Io<T>>>,
+}
+
+impl<T: Transport> Clone for Conn<T> {
+    fn clone(&self) -> Self {
+        Conn {
+            r: self.r.clone(),
+            io: self.io.clone(),
+        }
+    }
+}
+
+impl<T: Transport> Conn<T> {
+    /// The socket a stream implementation callback was called for.
+    fn of(r: &Readable<Bytes>) -> Option<Conn<T>> {
+        let io = r.owner()?.downcast().ok()?;
+        Some(Conn { r: r.clone(), io })
+    }
+
+    fn readable(&self) -> &Readable<Bytes> {
+        &self.r
+    }
+
+    fn emitter(&self) -> &EventEmitter {
+        self.r.emitter()
+    }
+
+    fn destroyed(&self) -> bool {
+        self.r.destroyed()
+    }
+
+    fn destroy(&self, lp: &mut Loop, err: Option<StreamError>) {
+        self.r.destroy(lp, err);
     }
 
     fn register(&self, lp: &mut Loop, mut stream: T::Stream) -> io::Result<()> {
+        // A `Conn`, not a whole `Socket` (five pointers): this closure is
+        // one of each connection's allocations. The I/O state is held
+        // strongly: the loop keeps a registered socket alive.
         let me = self.clone();
         let w = IoWatcher::new(
             lp,
@@ -495,7 +654,7 @@ impl<T: Transport> Socket<T> {
             return;
         }
         if ready.writable || ready.error || ready.write_closed {
-            self.flush_write(lp, false);
+            self.flush_write(lp);
         }
         if ready.readable || ready.read_closed || ready.error {
             let reading = {
@@ -535,15 +694,18 @@ impl<T: Transport> Socket<T> {
         let (no_delay, keep_alive) = {
             let mut io = self.io.borrow_mut();
             io.phase = Phase::Open;
-            (io.no_delay.take(), io.keep_alive.take())
+            match io.cold.as_mut() {
+                Some(c) => (c.no_delay.take(), c.keep_alive.take()),
+                None => (None, None),
+            }
         };
         // Options asked for while connecting; errors here are not worth
         // failing a live connection for.
         if let Some(on) = no_delay {
-            let _ = self.set_no_delay(on);
+            let _ = set_no_delay(&self.io, on);
         }
         if let Some((on, secs)) = keep_alive {
-            let _ = self.set_keep_alive(on, Duration::from_secs(secs.into()));
+            let _ = set_keep_alive(&self.io, on, secs);
         }
         self.update_active(lp);
         self.touch(lp);
@@ -551,8 +713,13 @@ impl<T: Transport> Socket<T> {
         if self.destroyed() {
             return;
         }
-        self.flush_write(lp, false);
-        let final_ = self.io.borrow_mut().final_.take();
+        self.flush_write(lp);
+        let final_ = self
+            .io
+            .borrow_mut()
+            .cold
+            .as_mut()
+            .and_then(|c| c.final_.take());
         if let Some(done) = final_ {
             self.shutdown(lp, done);
         }
@@ -622,15 +789,26 @@ impl<T: Transport> Socket<T> {
     /// that saves the `EAGAIN` read per message of a request/response
     /// connection.
     fn read_some(&self, lp: &mut Loop, stop_short: bool) {
-        // On the stack and uninitialised: a zeroed 64 KiB heap buffer per
-        // event cost a `calloc` and a 64 KiB memset per message in the echo
-        // profile.
-        let mut buf = [MaybeUninit::<u8>::uninit(); READ_SIZE];
+        // The loop's read buffer, uninitialised (a zeroed buffer cost a
+        // 64 KiB memset per message in the echo profile). Taken, not
+        // borrowed: a `data` listener may reach another socket's read.
+        let mut buf = std::mem::take(&mut lp.read_buf);
+        if buf.capacity() < READ_SIZE {
+            buf = Vec::with_capacity(READ_SIZE);
+        }
+        self.read_into(lp, &mut buf, stop_short);
+        buf.clear();
+        lp.read_buf = buf;
+    }
+
+    fn read_into(&self, lp: &mut Loop, buf: &mut Vec<u8>, stop_short: bool) {
         for _ in 0..READS_PER_EVENT {
             let r = {
                 let io = self.io.borrow();
                 match io.stream.as_ref() {
-                    Some(s) if io.reading => sys_recv(s, &mut buf),
+                    Some(s) if io.reading => {
+                        sys_recv(s, &mut buf.spare_capacity_mut()[..READ_SIZE])
+                    }
                     _ => return,
                 }
             };
@@ -655,9 +833,11 @@ impl<T: Transport> Socket<T> {
                 Ok(n) => {
                     self.io.borrow_mut().bytes_read += n as u64;
                     self.touch(lp);
-                    // SAFETY: `recv` initialised the first `n` bytes.
-                    let data = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
-                    let more = self.readable().push(lp, data.to_vec());
+                    // SAFETY: `recv` initialised the first `n` bytes (the
+                    // buffer was empty).
+                    unsafe { buf.set_len(n) };
+                    let more = self.readable().push_from_buffer(lp, buf);
+                    buf.clear();
                     if more && stop_short && n < READ_SIZE {
                         self.io.borrow_mut().may_read = false;
                         return;
@@ -694,64 +874,66 @@ impl<T: Transport> Socket<T> {
     }
 
     /// Node's `_write`: one chunk at a time (the stream buffers the rest).
-    /// Tried at once, as `uv_write` does; what the kernel does not take
-    /// waits for a writable edge.
-    fn write_chunk(&self, lp: &mut Loop, data: Vec<u8>, done: WriteDone) {
-        let open = {
-            let mut io = self.io.borrow_mut();
-            io.write = Some(PendingWrite { data, off: 0, done });
-            io.phase == Phase::Open
-        };
-        self.update_active(lp);
-        if open {
-            self.flush_write(lp, true);
+    /// Tried at once, as `uv_write` does, straight from the chunk: only
+    /// what the kernel does not take is kept, to wait for a writable edge.
+    /// A chunk finished or failed during this call completes in the pending
+    /// phase, as libuv's `uv__write_req_finish` defers it.
+    ///
+    /// `sent` is what [`send_now`] did with the chunk.
+    fn write_rest(
+        &self,
+        lp: &mut Loop,
+        data: Vec<u8>,
+        done: WriteDone,
+        sent: (usize, Option<Result<(), StreamError>>, bool),
+    ) {
+        let (off, outcome, blocked) = sent;
+        if let Some(result) = outcome {
+            self.touch(lp);
+            defer_done(lp, done, result);
+            return;
+        }
+        if off > 0 {
+            self.touch(lp);
+        }
+        self.io.borrow_mut().write = Some(Box::new(PendingWrite { data, off, done }));
+        if blocked {
+            self.update_active(lp);
+        } else {
+            // Budget spent with bytes left: yield to the other sockets.
+            self.rearm(lp);
         }
     }
 
-    /// Writes the pending chunk. A chunk finished or failed during the
-    /// `write` call itself (`sync`) completes in the pending phase, as
-    /// libuv's `uv__write_req_finish` defers it; one finished on a writable
-    /// event completes right away, in the poll phase.
-    fn flush_write(&self, lp: &mut Loop, sync: bool) {
-        let mut outcome = None;
-        for _ in 0..WRITES_PER_EVENT {
+    /// Writes the rest of the pending chunk on a writable event; a chunk
+    /// finished or failed here completes right away, in the poll phase.
+    fn flush_write(&self, lp: &mut Loop) {
+        let (outcome, blocked, progress) = {
             let mut io = self.io.borrow_mut();
             let io = &mut *io;
             let (Some(s), Some(w)) = (io.stream.as_ref(), io.write.as_mut()) else {
                 return;
             };
-            if w.off == w.data.len() {
-                outcome = Some(Ok(()));
-                break;
-            }
-            match sys_send(s, &w.data[w.off..]) {
-                Ok(n) => {
-                    w.off += n;
-                    io.bytes_written += n as u64;
-                    io.last_active = lp.now();
-                }
-                Err(e) if would_block(&e) => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    outcome = Some(Err(StreamError::from(e)));
-                    break;
-                }
-            }
+            let before = w.off;
+            let (off, outcome, blocked) = send_some(s, &w.data, w.off);
+            w.off = off;
+            io.bytes_written += (off - before) as u64;
+            (outcome, blocked, off > before)
+        };
+        if progress {
+            self.touch(lp);
         }
         let Some(result) = outcome else {
-            // Budget spent with bytes left: yield to the other sockets.
-            self.rearm(lp);
+            if !blocked {
+                // Budget spent with bytes left: yield to the other sockets.
+                self.rearm(lp);
+            }
             return;
         };
         let w = self.io.borrow_mut().write.take();
         self.update_active(lp);
-        self.touch(lp);
         if let Some(w) = w {
-            if sync {
-                lp.defer_pending(Task::new(move |lp| w.done.call(lp, result)));
-            } else {
-                w.done.call(lp, result);
-            }
+            w.done.call(lp, result);
         }
     }
 
@@ -762,7 +944,7 @@ impl<T: Transport> Socket<T> {
             let mut io = self.io.borrow_mut();
             match io.phase {
                 Phase::Resolving | Phase::Connecting => {
-                    io.final_ = Some(done);
+                    io.cold().final_ = Some(done);
                     return;
                 }
                 Phase::Closed => Err(io::Error::from(io::ErrorKind::NotConnected)),
@@ -792,8 +974,8 @@ impl<T: Transport> Socket<T> {
                 io.stream.take(),
                 io.watcher.take(),
                 io.write.take(),
-                io.final_.take(),
-                io.timer.take(),
+                io.cold.as_mut().and_then(|c| c.final_.take()),
+                io.cold.as_mut().and_then(|c| c.timer.take()),
             )
         };
         if let Some(t) = timer {
@@ -809,10 +991,10 @@ impl<T: Transport> Socket<T> {
             if let Some(f) = final_ {
                 f.call(lp, Err(StreamError::Destroyed("end")));
             }
-            let hooks = std::mem::take(&mut me.io.borrow_mut().closed_hooks);
+            let hook = me.io.borrow_mut().closed_hook.take();
             me.emitter().emit::<sev::Close>(lp, ());
-            for h in hooks {
-                h.run(lp);
+            if let Some(h) = hook {
+                h.socket_closed(lp);
             }
         };
         match watcher {
@@ -827,52 +1009,45 @@ impl<T: Transport> Socket<T> {
         drop(stream);
     }
 
-    /// Runs `f` once the socket has emitted `'close'` (a server counts its
-    /// connections with it).
-    pub(crate) fn on_closed_hook(&self, f: impl FnOnce(&mut Loop) + 'static) {
-        // Usually the server's one hook: room for four was 96 idle bytes
-        // per connection.
-        let mut io = self.io.borrow_mut();
-        io.closed_hooks.reserve_exact(1);
-        io.closed_hooks.push(Task::new(f));
-    }
-
     /// Records activity for the idle timeout, re-arming it if it fired.
     fn touch(&self, lp: &mut Loop) {
         let rearm = {
             let mut io = self.io.borrow_mut();
-            io.last_active = lp.now();
-            io.timeout_ms > 0 && io.timer.is_none() && io.phase != Phase::Closed
+            let closed = io.phase == Phase::Closed;
+            let Some(c) = io.cold.as_mut() else { return };
+            c.last_active = lp.now();
+            (c.timeout_ms > 0 && c.timer.is_none() && !closed).then_some(c.timeout_ms)
         };
-        if rearm {
-            let ms = self.io.borrow().timeout_ms;
+        if let Some(ms) = rearm {
             self.arm_timer(lp, ms);
         }
     }
 
     fn arm_timer(&self, lp: &mut Loop, ms: u64) {
         let weak = Rc::downgrade(&self.io);
-        let duplex = self.duplex.clone();
+        let r = self.r.clone();
         let t = lp.set_timeout(ms, move |lp| {
             if let Some(io) = weak.upgrade() {
-                Socket { duplex, io }.on_timer(lp);
+                Conn { r, io }.on_timer(lp);
             }
         });
         // An idle timer alone does not keep the loop alive (Node's
         // unref'd socket timers).
         t.unref(lp);
-        self.io.borrow_mut().timer = Some(t);
+        self.io.borrow_mut().cold().timer = Some(t);
     }
 
     fn on_timer(&self, lp: &mut Loop) {
         let idle_left = {
             let mut io = self.io.borrow_mut();
-            io.timer = None;
-            if io.timeout_ms == 0 || io.phase == Phase::Closed {
+            let closed = io.phase == Phase::Closed;
+            let c = io.cold();
+            c.timer = None;
+            if c.timeout_ms == 0 || closed {
                 return;
             }
-            let idle = lp.now().saturating_sub(io.last_active);
-            io.timeout_ms.checked_sub(idle).filter(|&left| left > 0)
+            let idle = lp.now().saturating_sub(c.last_active);
+            c.timeout_ms.checked_sub(idle).filter(|&left| left > 0)
         };
         match idle_left {
             // Activity since the timer was set: wait out the rest.
@@ -1104,15 +1279,7 @@ impl<T: Transport> Socket<T> {
     /// # lp.run_default();
     /// ```
     pub fn set_no_delay(&self, on: bool) -> io::Result<()> {
-        let mut io = self.io.borrow_mut();
-        match (io.phase, io.stream.as_ref()) {
-            (Phase::Open, Some(s)) => T::set_no_delay(s, on),
-            (Phase::Closed, _) => Err(closed_error()),
-            _ => {
-                io.no_delay = Some(on);
-                Ok(())
-            }
-        }
+        set_no_delay(&self.io, on)
     }
 
     /// Enables TCP keep-alive probes after `initial_delay` of silence
@@ -1120,17 +1287,8 @@ impl<T: Transport> Socket<T> {
     /// sockets. Asked before the connection is up, it applies once it is.
     pub fn set_keep_alive(&self, on: bool, initial_delay: Duration) -> io::Result<()> {
         let secs = u32::try_from(initial_delay.as_secs()).unwrap_or(u32::MAX);
-        let mut io = self.io.borrow_mut();
-        match (io.phase, io.stream.as_ref()) {
-            (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
-            (Phase::Closed, _) => Err(closed_error()),
-            _ => {
-                io.keep_alive = Some((on, secs));
-                Ok(())
-            }
-        }
+        set_keep_alive(&self.io, on, secs)
     }
-
     /// Emits [`event::Timeout`] after `ms` milliseconds without reads or
     /// writes (Node's `setTimeout`); 0 turns it off. The timer does not keep
     /// the loop alive. It fires once per idle period.
@@ -1151,15 +1309,16 @@ impl<T: Transport> Socket<T> {
     pub fn set_timeout(&self, lp: &mut Loop, ms: u64) {
         let old = {
             let mut io = self.io.borrow_mut();
-            io.timeout_ms = ms;
-            io.last_active = lp.now();
-            io.timer.take()
+            let c = io.cold();
+            c.timeout_ms = ms;
+            c.last_active = lp.now();
+            c.timer.take()
         };
         if let Some(t) = old {
             lp.clear_timeout(t);
         }
         if ms > 0 && self.io.borrow().phase != Phase::Closed {
-            self.arm_timer(lp, ms);
+            self.conn().arm_timer(lp, ms);
         }
     }
 
@@ -1234,7 +1393,12 @@ impl Socket<super::Unix> {
         opts: SocketOptions,
     ) -> io::Result<Socket<super::Unix>> {
         stream.set_nonblocking(true)?;
-        Socket::accepted(lp, mio::net::UnixStream::from_std(stream), &opts)
+        Socket::accepted(
+            lp,
+            mio::net::UnixStream::from_std(stream),
+            &opts,
+            &SocketImpls::new::<super::Unix>(),
+        )
     }
 }
 
@@ -1257,7 +1421,36 @@ impl Socket<super::Tcp> {
         opts: SocketOptions,
     ) -> io::Result<Socket<super::Tcp>> {
         stream.set_nonblocking(true)?;
-        Socket::accepted(lp, mio::net::TcpStream::from_std(stream), &opts)
+        Socket::accepted(
+            lp,
+            mio::net::TcpStream::from_std(stream),
+            &opts,
+            &SocketImpls::new::<super::Tcp>(),
+        )
+    }
+}
+
+fn set_no_delay<T: Transport>(io: &RefCell<Io<T>>, on: bool) -> io::Result<()> {
+    let mut io = io.borrow_mut();
+    match (io.phase, io.stream.as_ref()) {
+        (Phase::Open, Some(s)) => T::set_no_delay(s, on),
+        (Phase::Closed, _) => Err(closed_error()),
+        _ => {
+            io.cold().no_delay = Some(on);
+            Ok(())
+        }
+    }
+}
+
+fn set_keep_alive<T: Transport>(io: &RefCell<Io<T>>, on: bool, secs: u32) -> io::Result<()> {
+    let mut io = io.borrow_mut();
+    match (io.phase, io.stream.as_ref()) {
+        (Phase::Open, Some(s)) => T::set_keep_alive(s, on, secs),
+        (Phase::Closed, _) => Err(closed_error()),
+        _ => {
+            io.cold().keep_alive = Some((on, secs));
+            Ok(())
+        }
     }
 }
 
@@ -1310,4 +1503,41 @@ fn read_attempt(r: Readable<Bytes>, lp: &mut Loop, cb: ReadCb) {
     let w = wake;
     let d = r.emitter().once::<sev::Close>(move |lp, _| w(lp));
     *ids.borrow_mut() = vec![a, b, c, d];
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// The state every connection carries, with each struct's `Rc`/`RefCell`
+    /// wrapper: an idle connection's memory is mostly these (see
+    /// `tests/net_memory.rs` for the whole), so a field added to one of
+    /// them should be a decision, not an accident. The bounds are the sizes
+    /// when they were set (x86-64).
+    #[test]
+    fn per_connection_structs_stay_small() {
+        let sizes = [
+            (
+                "socket I/O state",
+                size_of::<RefCell<Io<super::super::Tcp>>>(),
+                80,
+            ),
+            ("handle table slot", size_of::<crate::handle::Slot>(), 64),
+            ("stream core", size_of::<crate::stream::core::Core>(), 120),
+            (
+                "readable state",
+                size_of::<RefCell<crate::stream::readable::ReadState<Bytes>>>(),
+                104,
+            ),
+            (
+                "writable state",
+                size_of::<RefCell<crate::stream::writable::WriteState<Bytes>>>(),
+                128,
+            ),
+        ];
+        for (what, size, max) in sizes {
+            assert!(size <= max, "{what}: {size} bytes > {max}");
+        }
+    }
 }

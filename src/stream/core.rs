@@ -8,11 +8,12 @@
 //! stream alive, as in Node); the sides' implementation callbacks hold only
 //! weak references back, so no cycle runs through the core.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::any::{Any, TypeId};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::rc::{Rc, Weak};
 
 use super::{event, StreamError};
-use crate::emitter::EventEmitter;
+use crate::emitter::{EventEmitter, OnceRemoved};
 use crate::Loop;
 
 pub(crate) struct Flags {
@@ -28,12 +29,18 @@ pub(crate) struct Flags {
 
 /// What the readable side tells the writable side and destruction.
 pub(crate) trait ReadSide {
+    /// The side itself, for a duplex to find its typed state.
+    fn as_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn end_emitted(&self) -> bool;
+    /// A once-listener for `readable` removed itself.
+    fn readable_listener_removed(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
     fn enabled(&self) -> bool;
 }
 
 /// What the writable side tells the readable side and destruction.
 pub(crate) trait WriteSide {
+    /// The side itself, for a duplex to find its typed state.
+    fn as_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn finished(&self) -> bool;
     fn enabled(&self) -> bool;
     /// Node's `stream.writable` getter.
@@ -42,20 +49,29 @@ pub(crate) trait WriteSide {
     fn end(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
     /// Fails buffered writes and pending `end` callbacks (`errorBuffer`).
     fn error_buffer(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop);
+    /// Completes the write in flight (`onwrite`); see `WriteDone`.
+    fn on_write(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop, result: Result<(), StreamError>);
     fn has_pending(&self) -> bool;
 }
 
-type DestroyImpl = Rc<dyn Fn(&mut Loop, Option<StreamError>, DestroyDone)>;
+pub(crate) type DestroyImpl = Rc<dyn Fn(&mut Loop, Option<StreamError>, DestroyDone)>;
 
 pub(crate) struct Core {
     pub emitter: EventEmitter,
     pub f: RefCell<Flags>,
-    pub read_side: RefCell<Option<Rc<dyn ReadSide>>>,
-    pub write_side: RefCell<Option<Rc<dyn WriteSide>>>,
-    pub destroy_impl: RefCell<Option<DestroyImpl>>,
+    /// Set once, when the side is attached.
+    pub read_side: OnceCell<Rc<dyn ReadSide>>,
+    pub write_side: OnceCell<Rc<dyn WriteSide>>,
+    /// A `Cell` rather than a `RefCell`: one word less in every stream.
+    destroy_impl: Cell<Option<DestroyImpl>>,
     /// A pure `Writable` fails its buffered writes on destroy
     /// (`Writable.prototype.destroy`); a duplex uses the plain destroy.
-    pub writable_only: std::cell::Cell<bool>,
+    pub writable_only: Cell<bool>,
+    /// What implements the stream (a socket's I/O state), for
+    /// implementation callbacks shared by many streams: they find their
+    /// stream's state here instead of capturing it, so a socket costs no
+    /// closure allocations.
+    pub owner: OnceCell<Weak<dyn Any>>,
 }
 
 /// Completes a stream's destroy implementation (Node's `_destroy` callback).
@@ -72,9 +88,30 @@ impl std::fmt::Debug for DestroyDone {
 }
 
 impl DestroyDone {
+    /// The readable side of the stream being destroyed, for a destroy
+    /// implementation shared by many streams.
+    pub(crate) fn readable<R: super::Mode>(&self) -> Option<super::Readable<R>> {
+        let st = self.core.read_side()?.as_any().downcast().ok()?;
+        Some(super::Readable {
+            core: self.core.clone(),
+            st,
+        })
+    }
+
     /// Reports that the resources are released.
     pub fn call(self, lp: &mut Loop, err: Option<StreamError>) {
         on_destroy(&self.core, lp, err);
+    }
+}
+
+impl OnceRemoved for Core {
+    fn once_removed(self: Rc<Self>, lp: &mut Loop, event: TypeId) {
+        if event != TypeId::of::<event::Readable>() {
+            return;
+        }
+        if let Some(rs) = self.read_side() {
+            rs.readable_listener_removed(self, lp);
+        }
     }
 }
 
@@ -92,10 +129,11 @@ impl Core {
                 emit_close,
                 allow_half_open: true,
             }),
-            read_side: RefCell::new(None),
-            write_side: RefCell::new(None),
-            destroy_impl: RefCell::new(None),
-            writable_only: std::cell::Cell::new(false),
+            read_side: OnceCell::new(),
+            write_side: OnceCell::new(),
+            destroy_impl: Cell::new(None),
+            writable_only: Cell::new(false),
+            owner: OnceCell::new(),
         })
     }
 
@@ -104,11 +142,21 @@ impl Core {
     }
 
     pub fn read_side(&self) -> Option<Rc<dyn ReadSide>> {
-        self.read_side.borrow().clone()
+        self.read_side.get().cloned()
     }
 
     pub fn write_side(&self) -> Option<Rc<dyn WriteSide>> {
-        self.write_side.borrow().clone()
+        self.write_side.get().cloned()
+    }
+
+    pub fn set_destroy_impl(&self, f: DestroyImpl) {
+        self.destroy_impl.set(Some(f));
+    }
+
+    fn destroy_impl(&self) -> Option<DestroyImpl> {
+        let f = self.destroy_impl.take();
+        self.destroy_impl.set(f.clone());
+        f
     }
 
     pub fn destroyed(&self) -> bool {
@@ -145,7 +193,7 @@ pub(crate) fn destroy(core: &Rc<Core>, lp: &mut Loop, err: Option<StreamError>) 
     }
     core.check_error(&err);
     core.f.borrow_mut().destroyed = true;
-    let imp = core.destroy_impl.borrow().clone();
+    let imp = core.destroy_impl();
     let done = DestroyDone { core: core.clone() };
     match imp {
         Some(imp) => imp(lp, err, done),

@@ -83,38 +83,52 @@ impl<R: Mode, W: Mode> Duplex<R, W> {
         read: impl Fn(&mut Loop, &Duplex<R, W>, usize) + 'static,
         write: impl Fn(&mut Loop, &Duplex<R, W>, W::Chunk, WriteDone) + 'static,
     ) -> Duplex<R, W> {
-        let core = Core::new(ropts.auto_destroy, ropts.emit_close);
-        core.f.borrow_mut().allow_half_open = allow_half_open;
-        let weak_core = Rc::downgrade(&core);
-        // The sides hold only weak references to each other, so a duplex
-        // is freed once its handles are dropped.
-        let wslot: Rc<std::cell::RefCell<Option<std::rc::Weak<_>>>> = Rc::default();
-        let ws2 = wslot.clone();
+        // The wrappers find the other side through the core, so they
+        // capture nothing but the caller's closures.
         let read: ReadImpl<R> = Rc::new(move |lp, r: &Readable<R>, n| {
-            let w = ws2.borrow().as_ref().and_then(std::rc::Weak::upgrade);
-            if let Some(st) = w {
-                let d = Duplex {
-                    r: r.clone(),
-                    w: Writable {
-                        core: r.core.clone(),
-                        st,
-                    },
-                };
+            if let Some(d) = Duplex::from_core(&r.core) {
                 read(lp, &d, n);
             }
         });
-        let r = Readable::attach(core.clone(), &ropts, read);
-        let rweak = r.downgrade();
         let write: WriteImpl<W> = Rc::new(move |lp, w: &Writable<W>, chunk, done| {
-            if let Some(r) = rweak.upgrade() {
-                let d = Duplex { r, w: w.clone() };
+            if let Some(d) = Duplex::from_core(&w.core) {
                 write(lp, &d, chunk, done);
             }
         });
+        Duplex::with_impls(ropts, wopts, allow_half_open, read, write)
+    }
+
+    /// A duplex over ready-made implementation callbacks, which streams of
+    /// one kind can share (every socket a server accepts uses the same).
+    pub(crate) fn with_impls(
+        ropts: ReadableOptions,
+        wopts: WritableOptions,
+        allow_half_open: bool,
+        read: ReadImpl<R>,
+        write: WriteImpl<W>,
+    ) -> Duplex<R, W> {
+        let core = Core::new(ropts.auto_destroy, ropts.emit_close);
+        core.f.borrow_mut().allow_half_open = allow_half_open;
+        // The core owns both sides; each finds the other through it.
+        let r = Readable::attach(core.clone(), &ropts, read);
         let w = Writable::attach(core, &wopts, write);
-        *wslot.borrow_mut() = Some(Rc::downgrade(&w.st));
-        let _ = weak_core;
         Duplex { r, w }
+    }
+
+    /// The duplex a core belongs to, if it has both sides of these types.
+    pub(crate) fn from_core(core: &Rc<Core>) -> Option<Duplex<R, W>> {
+        let r = core.read_side()?.as_any().downcast().ok()?;
+        let w = core.write_side()?.as_any().downcast().ok()?;
+        Some(Duplex {
+            r: Readable {
+                core: core.clone(),
+                st: r,
+            },
+            w: Writable {
+                core: core.clone(),
+                st: w,
+            },
+        })
     }
 
     pub(crate) fn from_parts(r: Readable<R>, w: Writable<W>) -> Duplex<R, W> {

@@ -48,23 +48,27 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-mod core;
+pub(crate) mod core;
 mod duplex;
 pub mod event;
 pub mod file;
 mod iter;
+mod lazy;
 mod pipe;
-mod readable;
+pub(crate) mod readable;
 mod transform;
-mod writable;
+pub(crate) mod writable;
 
 pub use self::core::DestroyDone;
+pub(crate) use self::core::DestroyImpl;
 pub use self::duplex::Duplex;
 pub use self::iter::{Next, ReadableIter};
 pub use self::pipe::{pipeline, Pipeline};
+pub(crate) use self::readable::ReadImpl;
 pub use self::readable::{Readable, ReadableOptions, WeakReadable};
 pub use self::transform::{FlushDone, Transform, TransformDone};
 pub use self::writable::{FinalDone, Writable, WritableOptions, WriteCallback, WriteDone};
+pub(crate) use self::writable::{FinalImpl, WriteImpl};
 
 /// A one-shot completion callback carrying an outcome.
 pub(crate) type DoneFn<T> = Box<dyn FnOnce(&mut crate::Loop, Result<T, StreamError>)>;

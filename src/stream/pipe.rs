@@ -202,7 +202,7 @@ where
                 return;
             }
             match dest {
-                None => s.pipes.drain(..).collect(),
+                None => s.pipes.take(),
                 Some(d) => match s.pipes.iter().position(|p| Rc::ptr_eq(&p.core, &d.core)) {
                     Some(i) => vec![s.pipes.remove(i)],
                     None => return,

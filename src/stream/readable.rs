@@ -9,8 +9,9 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 
 use super::core::{self, Core, ReadSide};
+use super::lazy::LazyVec;
 use super::{event, Mode, StreamError};
-use crate::emitter::{Event, EventEmitter, ListenerId};
+use crate::emitter::{Event, EventEmitter, ListenerId, OnceRemoved};
 use crate::Loop;
 
 pub(crate) type ReadImpl<M> = Rc<dyn Fn(&mut Loop, &Readable<M>, usize)>;
@@ -64,8 +65,8 @@ pub(crate) struct ReadState<M: Mode> {
     pub reading_more: bool,
     /// Ids of pipe destinations whose `write` returned false
     /// (`awaitDrainWriters`).
-    pub await_drain: Vec<usize>,
-    pub pipes: Vec<super::Writable<M>>,
+    pub await_drain: LazyVec<usize>,
+    pub pipes: LazyVec<super::Writable<M>>,
     pub read_impl: Option<ReadImpl<M>>,
     pub enabled: bool,
 }
@@ -88,8 +89,8 @@ impl<M: Mode> ReadState<M> {
             resume_scheduled: false,
             data_emitted: false,
             reading_more: false,
-            await_drain: Vec::new(),
-            pipes: Vec::new(),
+            await_drain: LazyVec::default(),
+            pipes: LazyVec::default(),
             read_impl: None,
             enabled: true,
         }
@@ -119,8 +120,15 @@ impl<M: Mode> ReadState<M> {
 }
 
 impl<M: Mode> ReadSide for RefCell<ReadState<M>> {
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
     fn end_emitted(&self) -> bool {
         self.borrow().end_emitted
+    }
+    fn readable_listener_removed(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop) {
+        let me = Readable { core, st: self };
+        lp.next_tick(move |lp| me.update_readable_listening(lp));
     }
     fn enabled(&self) -> bool {
         self.borrow().enabled
@@ -203,6 +211,42 @@ impl<M: Mode> WeakReadable<M> {
     }
 }
 
+impl Readable<super::Bytes> {
+    /// `push` of a chunk read into a buffer the caller reuses: when the
+    /// chunk goes straight to `data` listeners (flowing, nothing buffered,
+    /// as `addChunk`'s first branch), they see `buf` itself; otherwise an
+    /// exact-size copy is pushed, so that a large read buffer never sits in
+    /// the stream's buffer (listeners only borrow a chunk, so the caller
+    /// keeps `buf`). Returns `push`'s verdict.
+    #[allow(
+        clippy::ptr_arg,
+        reason = "listeners receive the chunk as a `&Vec<u8>`"
+    )]
+    pub(crate) fn push_from_buffer(&self, lp: &mut Loop, buf: &Vec<u8>) -> bool {
+        let direct = !buf.is_empty()
+            && {
+                let s = self.st.borrow();
+                !s.ended && s.flowing == Some(true) && s.length == 0 && !s.sync
+            }
+            && !self.core.destroyed()
+            && !self.core.errored()
+            && self.core.emitter.listener_count::<event::Data<Vec<u8>>>() > 0;
+        if !direct {
+            return self.push(lp, buf.as_slice().to_vec());
+        }
+        {
+            let mut s = self.st.borrow_mut();
+            s.reading = false;
+            s.await_drain.clear();
+            s.data_emitted = true;
+        }
+        self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, buf);
+        self.maybe_read_more(lp);
+        let s = self.st.borrow();
+        !s.ended && (s.length < s.hwm || s.length == 0)
+    }
+}
+
 /// Node's `computeNewHighWaterMark`: the next power of two, capped at 1 GiB.
 fn compute_new_hwm(n: usize) -> usize {
     const MAX_HWM: usize = 0x4000_0000;
@@ -232,21 +276,13 @@ impl<M: Mode> Readable<M> {
         let mut st = ReadState::new(opts.high_water_mark.unwrap_or(M::DEFAULT_HWM));
         st.read_impl = Some(read);
         let st = Rc::new(RefCell::new(st));
-        *core.read_side.borrow_mut() = Some(st.clone() as Rc<dyn ReadSide>);
+        let fresh = core.read_side.set(st.clone() as Rc<dyn ReadSide>).is_ok();
+        debug_assert!(fresh, "a stream core has one readable side");
         // A `once('readable')` listener removing itself is a removal of a
-        // `readable` listener, which Node follows with a mode update.
-        let (wcore, wst) = (Rc::downgrade(&core), Rc::downgrade(&st));
-        core.emitter
-            .set_once_removed_hook(Rc::new(move |lp: &mut Loop, t: TypeId| {
-                if t != TypeId::of::<event::Readable>() {
-                    return;
-                }
-                let (Some(core), Some(st)) = (wcore.upgrade(), wst.upgrade()) else {
-                    return;
-                };
-                let me = Readable { core, st };
-                lp.next_tick(move |lp| me.update_readable_listening(lp));
-            }));
+        // `readable` listener, which Node follows with a mode update: the
+        // core hears of it and tells this side (`ReadSide::once_removed`).
+        let hook: Weak<dyn OnceRemoved> = Rc::downgrade(&core) as Weak<Core>;
+        core.emitter.set_once_removed_hook(hook);
         Readable { core, st }
     }
 
@@ -256,7 +292,21 @@ impl<M: Mode> Readable<M> {
         &self,
         f: impl Fn(&mut Loop, Option<StreamError>, super::DestroyDone) + 'static,
     ) {
-        *self.core.destroy_impl.borrow_mut() = Some(Rc::new(f));
+        self.core.set_destroy_impl(Rc::new(f));
+    }
+
+    pub(crate) fn set_destroy_rc(&self, f: super::DestroyImpl) {
+        self.core.set_destroy_impl(f);
+    }
+
+    /// Records what implements this stream (once); see `Core::owner`.
+    pub(crate) fn set_owner(&self, owner: Weak<dyn std::any::Any>) {
+        let _ = self.core.owner.set(owner);
+    }
+
+    /// What implements this stream, if it is still alive.
+    pub(crate) fn owner(&self) -> Option<Rc<dyn std::any::Any>> {
+        self.core.owner.get()?.upgrade()
     }
 
     /// A weak handle to this stream.

@@ -3,11 +3,11 @@
 //! comments are Node's.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
 
 use super::core::{self, Core, WriteSide};
+use super::lazy::{LazyDeque, LazyVec};
 use super::{event, DoneFn, Mode, StreamError};
 use crate::emitter::{Event, EventEmitter, ListenerId};
 use crate::Loop;
@@ -52,7 +52,7 @@ pub(crate) struct WriteState<M: Mode> {
     corked: u32,
     sync: bool,
     buffer_processing: bool,
-    buffered: VecDeque<(M::Chunk, Option<WriteCallback>)>,
+    buffered: LazyDeque<(M::Chunk, Option<WriteCallback>)>,
     writecb: Option<Option<WriteCallback>>,
     writelen: usize,
     need_drain: bool,
@@ -65,7 +65,7 @@ pub(crate) struct WriteState<M: Mode> {
     /// A tick reporting synchronous completions is queued
     /// (`kAfterWritePending`).
     after_write_pending: bool,
-    on_finished: Vec<WriteCallback>,
+    on_finished: LazyVec<WriteCallback>,
     write_impl: Option<WriteImpl<M>>,
     final_impl: Option<FinalImpl<M>>,
     pub(crate) enabled: bool,
@@ -97,9 +97,11 @@ impl<M: Mode> WriteState<M> {
 }
 
 /// Completes one `_write` (Node's write callback). Consumed by `call`, so
-/// it cannot be called twice.
+/// it cannot be called twice. It is the stream itself, type-erased: no
+/// allocation per write.
 pub struct WriteDone {
-    f: DoneFn<()>,
+    core: Rc<Core>,
+    side: Rc<dyn WriteSide>,
 }
 
 impl fmt::Debug for WriteDone {
@@ -111,7 +113,7 @@ impl fmt::Debug for WriteDone {
 impl WriteDone {
     /// Reports the write's outcome.
     pub fn call(self, lp: &mut Loop, result: Result<(), StreamError>) {
-        (self.f)(lp, result)
+        self.side.on_write(self.core, lp, result)
     }
 }
 
@@ -188,6 +190,9 @@ impl<M: Mode> fmt::Debug for Writable<M> {
 }
 
 impl<M: Mode> WriteSide for RefCell<WriteState<M>> {
+    fn as_any(self: Rc<Self>) -> Rc<dyn std::any::Any> {
+        self
+    }
     fn finished(&self) -> bool {
         self.borrow().finished
     }
@@ -207,6 +212,9 @@ impl<M: Mode> WriteSide for RefCell<WriteState<M>> {
     }
     fn error_buffer(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop) {
         Writable { core, st: self }.error_buffer(lp);
+    }
+    fn on_write(self: Rc<Self>, core: Rc<Core>, lp: &mut Loop, result: Result<(), StreamError>) {
+        Writable { core, st: self }.on_write(lp, result);
     }
     fn has_pending(&self) -> bool {
         let s = self.borrow();
@@ -244,7 +252,7 @@ impl<M: Mode> Writable<M> {
             corked: 0,
             sync: true,
             buffer_processing: false,
-            buffered: VecDeque::new(),
+            buffered: LazyDeque::default(),
             writecb: None,
             writelen: 0,
             need_drain: false,
@@ -255,12 +263,13 @@ impl<M: Mode> Writable<M> {
             prefinished: false,
             pending_cb: 0,
             after_write_pending: false,
-            on_finished: Vec::new(),
+            on_finished: LazyVec::default(),
             write_impl: Some(write),
             final_impl: None,
             enabled: true,
         }));
-        *core.write_side.borrow_mut() = Some(st.clone() as Rc<dyn WriteSide>);
+        let fresh = core.write_side.set(st.clone() as Rc<dyn WriteSide>).is_ok();
+        debug_assert!(fresh, "a stream core has one writable side");
         Writable { core, st }
     }
 
@@ -279,7 +288,22 @@ impl<M: Mode> Writable<M> {
         &self,
         f: impl Fn(&mut Loop, Option<StreamError>, super::DestroyDone) + 'static,
     ) {
-        *self.core.destroy_impl.borrow_mut() = Some(Rc::new(f));
+        self.core.set_destroy_impl(Rc::new(f));
+    }
+
+    /// What implements this stream, if it is still alive; see
+    /// `Readable::owner`.
+    pub(crate) fn owner(&self) -> Option<Rc<dyn std::any::Any>> {
+        self.core.owner.get()?.upgrade()
+    }
+
+    /// The readable side of the duplex this side belongs to.
+    pub(crate) fn readable_side<R: Mode>(&self) -> Option<super::Readable<R>> {
+        let st = self.core.read_side()?.as_any().downcast().ok()?;
+        Some(super::Readable {
+            core: self.core.clone(),
+            st,
+        })
     }
 
     /// A number identifying this stream (shared by both sides of a duplex).
@@ -392,9 +416,9 @@ impl<M: Mode> Writable<M> {
         if self.core.destroyed() {
             self.on_write(lp, Err(StreamError::Destroyed("write")));
         } else if let Some(imp) = imp {
-            let me = self.clone();
             let done = WriteDone {
-                f: Box::new(move |lp, r| me.on_write(lp, r)),
+                core: self.core.clone(),
+                side: self.st.clone(),
             };
             imp(lp, self, chunk, done);
         }
@@ -507,13 +531,13 @@ impl<M: Mode> Writable<M> {
             if s.writing {
                 return;
             }
-            let buffered: Vec<_> = s.buffered.drain(..).collect();
+            let buffered = s.buffered.take();
             let mut cbs = Vec::new();
             for (chunk, cb) in buffered {
                 s.length = s.length.saturating_sub(M::len(&chunk));
                 cbs.extend(cb);
             }
-            let fins: Vec<_> = s.on_finished.drain(..).collect();
+            let fins = s.on_finished.take();
             (cbs, fins, self.core.f.borrow().errored.clone())
         };
         for cb in cbs {
@@ -734,7 +758,7 @@ impl<M: Mode> Writable<M> {
             Err(e) => {
                 let (fins, sync) = {
                     let mut s = self.st.borrow_mut();
-                    (s.on_finished.drain(..).collect::<Vec<_>>(), s.sync)
+                    (s.on_finished.take(), s.sync)
                 };
                 for cb in fins {
                     cb(lp, Err(e.clone()));
@@ -762,7 +786,7 @@ impl<M: Mode> Writable<M> {
             let mut s = self.st.borrow_mut();
             s.callbacks_done(1);
             s.finished = true;
-            s.on_finished.drain(..).collect::<Vec<_>>()
+            s.on_finished.take()
         };
         for cb in fins {
             cb(lp, Ok(()));
