@@ -142,9 +142,16 @@ impl<E: Event, F: FnMut(&mut Loop, &E::Payload) + 'static> Listener for Callback
         E::NAME
     }
     fn call(&self, lp: &mut Loop, payload: &dyn Any) {
-        let payload = payload
-            .downcast_ref::<E::Payload>()
-            .expect("listener stored under its event's TypeId");
+        debug_assert!(
+            payload.is::<E::Payload>(),
+            "listener stored under its event"
+        );
+        // SAFETY: `dispatch::<E2>` calls only the listeners of the slot keyed
+        // by `TypeId::of::<E2>()`, and `add::<E2>` puts only a
+        // `Callback<E2, _>` there: `E` is `E2`, and `payload` an
+        // `E::Payload`. (Checked in debug builds; a checked downcast per
+        // listener call was a tenth of the emit in the echo profile.)
+        let payload = unsafe { &*(payload as *const dyn Any).cast::<E::Payload>() };
         let s = self.state.get();
         if s & RUNNING != 0 {
             log::warn!(
@@ -448,6 +455,13 @@ impl EventEmitter {
     /// Number of listeners for `E` (`listenerCount`).
     pub fn listener_count<E: Event>(&self) -> usize {
         self.inner.borrow().count(TypeId::of::<E>())
+    }
+
+    /// Whether `E` has any listener: `listener_count::<E>() > 0`, without
+    /// counting (a slot exists only while its event has listeners).
+    pub(crate) fn has_listeners<E: Event>(&self) -> bool {
+        let t = TypeId::of::<E>();
+        self.inner.borrow().slots.iter().any(|s| s.event == t)
     }
 
     /// Names of the events that have listeners, in first-registration order

@@ -242,7 +242,7 @@ impl Readable<super::Bytes> {
             }
             && !self.core.destroyed()
             && !self.core.errored()
-            && self.core.emitter.listener_count::<event::Data<Vec<u8>>>() > 0;
+            && self.core.emitter.has_listeners::<event::Data<Vec<u8>>>();
         if !direct {
             return self.push(lp, buf.as_slice().to_vec());
         }
@@ -572,7 +572,7 @@ impl<M: Mode> Readable<M> {
             s.flowing == Some(true)
                 && s.length == 0
                 && !s.sync
-                && self.core.emitter.listener_count::<event::Data<M::Chunk>>() > 0
+                && self.core.emitter.has_listeners::<event::Data<M::Chunk>>()
         };
         if direct {
             {
