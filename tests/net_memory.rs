@@ -65,7 +65,7 @@ const CONNS: usize = 1000;
 /// (see docs/benchmarks.md, "Memory per idle connection") plus a little
 /// room: requested bytes, and allocations (each costs malloc's header and
 /// rounding on top).
-const MAX_BYTES_PER_CONN: isize = 900;
+const MAX_BYTES_PER_CONN: isize = 850;
 const MAX_BLOCKS_PER_CONN: isize = 9;
 
 /// Opens one connection, makes a 1-byte round trip on it, and returns the

@@ -836,7 +836,8 @@ impl<T: Transport> Conn<T> {
                     // SAFETY: `recv` initialised the first `n` bytes (the
                     // buffer was empty).
                     unsafe { buf.set_len(n) };
-                    let more = self.readable().push_from_buffer(lp, buf);
+                    // Reading, and it goes on unless `push` says stop.
+                    let more = self.readable().push_from_buffer(lp, buf, true);
                     buf.clear();
                     if more && stop_short && n < READ_SIZE {
                         self.io.borrow_mut().may_read = false;
@@ -1524,7 +1525,7 @@ mod size_tests {
                 80,
             ),
             ("handle table slot", size_of::<crate::handle::Slot>(), 64),
-            ("stream core", size_of::<crate::stream::core::Core>(), 120),
+            ("stream core", size_of::<crate::stream::core::Core>(), 104),
             (
                 "readable state",
                 size_of::<RefCell<crate::stream::readable::ReadState<Bytes>>>(),
@@ -1533,7 +1534,7 @@ mod size_tests {
             (
                 "writable state",
                 size_of::<RefCell<crate::stream::writable::WriteState<Bytes>>>(),
-                128,
+                120,
             ),
         ];
         for (what, size, max) in sizes {

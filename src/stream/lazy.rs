@@ -57,7 +57,10 @@ impl<T> LazyVec<T> {
     }
 
     pub(crate) fn clear(&mut self) {
-        self.0 = None;
+        // Tested first: called per chunk on streams that never used it.
+        if self.0.is_some() {
+            self.0 = None;
+        }
     }
 }
 

@@ -218,11 +218,23 @@ impl Readable<super::Bytes> {
     /// exact-size copy is pushed, so that a large read buffer never sits in
     /// the stream's buffer (listeners only borrow a chunk, so the caller
     /// keeps `buf`). Returns `push`'s verdict.
+    ///
+    /// `source_reading` says that `_read` is a no-op now (the source is
+    /// already reading, as a socket between two reads). Then the tick that
+    /// `maybeReadMore` would queue after a chunk emitted at once is done
+    /// here instead: with an empty buffer its `read(0)` only marks a read
+    /// in progress and asks for `readable` before calling that `_read` —
+    /// a tick and a whole `read` per chunk, for two flags.
     #[allow(
         clippy::ptr_arg,
         reason = "listeners receive the chunk as a `&Vec<u8>`"
     )]
-    pub(crate) fn push_from_buffer(&self, lp: &mut Loop, buf: &Vec<u8>) -> bool {
+    pub(crate) fn push_from_buffer(
+        &self,
+        lp: &mut Loop,
+        buf: &Vec<u8>,
+        source_reading: bool,
+    ) -> bool {
         let direct = !buf.is_empty()
             && {
                 let s = self.st.borrow();
@@ -230,7 +242,7 @@ impl Readable<super::Bytes> {
             }
             && !self.core.destroyed()
             && !self.core.errored()
-            && self.core.emitter.listener_count::<event::Data<Vec<u8>>>() > 0;
+            && self.core.emitter.has_listeners::<event::Data<Vec<u8>>>();
         if !direct {
             return self.push(lp, buf.as_slice().to_vec());
         }
@@ -241,9 +253,40 @@ impl Readable<super::Bytes> {
             s.data_emitted = true;
         }
         self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, buf);
-        self.maybe_read_more(lp);
-        let s = self.st.borrow();
-        !s.ended && (s.length < s.hwm || s.length == 0)
+        let more = {
+            let s = self.st.borrow();
+            !s.ended && (s.length < s.hwm || s.length == 0)
+        };
+        if !(more && source_reading) {
+            self.maybe_read_more(lp);
+            return more;
+        }
+        let dead = self.core.destroyed() || self.core.errored();
+        let mut s = self.st.borrow_mut();
+        // A tick already due does it then, as `maybeReadMore` would leave it.
+        if s.reading_more {
+            return more;
+        }
+        // `maybeReadMore_`'s loop condition: otherwise its tick does nothing.
+        let want = !s.reading
+            && !s.ended
+            && (s.length < s.hwm || (s.flowing == Some(true) && s.length == 0));
+        if !want {
+            return more;
+        }
+        if s.length > 0 {
+            // A listener put data back: not the case done here.
+            drop(s);
+            self.maybe_read_more(lp);
+            return more;
+        }
+        // `read(0)` on an empty buffer: a read starts unless the stream is
+        // dead, and `readable` is wanted; `_read` itself does nothing.
+        if !dead {
+            s.reading = true;
+        }
+        s.need_readable = true;
+        more
     }
 }
 
@@ -529,7 +572,7 @@ impl<M: Mode> Readable<M> {
             s.flowing == Some(true)
                 && s.length == 0
                 && !s.sync
-                && self.core.emitter.listener_count::<event::Data<M::Chunk>>() > 0
+                && self.core.emitter.has_listeners::<event::Data<M::Chunk>>()
         };
         if direct {
             {
@@ -930,6 +973,6 @@ impl<M: Mode> Readable<M> {
 
     /// The error the stream failed with (`errored`).
     pub fn errored(&self) -> Option<StreamError> {
-        self.core.f.borrow().errored.clone()
+        self.core.f.borrow().errored.as_deref().cloned()
     }
 }

@@ -53,7 +53,9 @@ pub(crate) struct WriteState<M: Mode> {
     sync: bool,
     buffer_processing: bool,
     buffered: LazyDeque<(M::Chunk, Option<WriteCallback>)>,
-    writecb: Option<Option<WriteCallback>>,
+    /// The callback of the write in flight, if it has one (`writing`
+    /// says whether one is in flight).
+    writecb: Option<WriteCallback>,
     writelen: usize,
     need_drain: bool,
     ending: bool,
@@ -408,7 +410,7 @@ impl<M: Mode> Writable<M> {
         let imp = {
             let mut s = self.st.borrow_mut();
             s.writelen = len;
-            s.writecb = Some(cb);
+            s.writecb = cb;
             s.writing = true;
             s.sync = true;
             s.write_impl.clone()
@@ -429,7 +431,7 @@ impl<M: Mode> Writable<M> {
     fn on_write(&self, lp: &mut Loop, result: Result<(), StreamError>) {
         let (sync, cb) = {
             let mut s = self.st.borrow_mut();
-            let cb = s.writecb.take().flatten();
+            let cb = s.writecb.take();
             s.writing = false;
             s.length = s.length.saturating_sub(s.writelen);
             s.writelen = 0;
@@ -440,7 +442,7 @@ impl<M: Mode> Writable<M> {
                 {
                     let mut f = self.core.f.borrow_mut();
                     if f.errored.is_none() {
-                        f.errored = Some(er.clone());
+                        f.errored = Some(Box::new(er.clone()));
                     }
                 }
                 if sync {
@@ -538,7 +540,7 @@ impl<M: Mode> Writable<M> {
                 cbs.extend(cb);
             }
             let fins = s.on_finished.take();
-            (cbs, fins, self.core.f.borrow().errored.clone())
+            (cbs, fins, self.core.f.borrow().errored.as_deref().cloned())
         };
         for cb in cbs {
             cb(
@@ -677,7 +679,7 @@ impl<M: Mode> Writable<M> {
         }
         if let Some(cb) = cb {
             let finished = self.st.borrow().finished;
-            let err = err.or_else(|| self.core.f.borrow().errored.clone());
+            let err = err.or_else(|| self.core.f.borrow().errored.as_deref().cloned());
             if err.is_some() || finished {
                 lp.next_tick(move |lp| cb(lp, err.map_or(Ok(()), Err)));
             } else {
@@ -880,6 +882,6 @@ impl<M: Mode> Writable<M> {
 
     /// The error the stream failed with (`errored`).
     pub fn errored(&self) -> Option<StreamError> {
-        self.core.f.borrow().errored.clone()
+        self.core.f.borrow().errored.as_deref().cloned()
     }
 }
