@@ -222,15 +222,6 @@ fn send_now<T: Transport>(
     }
 }
 
-/// Completes a write settled during the call itself, in the pending phase,
-/// as libuv's `uv__write_req_finish` defers it.
-fn defer_done(lp: &mut Loop, done: WriteDone, result: Result<(), StreamError>) {
-    match result {
-        Ok(()) => lp.defer_pending(Task::new(move |lp| done.call(lp, Ok(())))),
-        Err(e) => lp.defer_pending(Task::new(move |lp| done.call(lp, Err(e)))),
-    }
-}
-
 /// A socket's I/O state, from what its stream records as its owner.
 fn io_of<T: Transport>(owner: Option<Rc<dyn Any>>) -> Option<Rc<RefCell<Io<T>>>> {
     owner?.downcast().ok()
@@ -335,10 +326,13 @@ impl SocketImpls {
                 };
                 let mut sent = send_now(&io, &chunk);
                 // The common case, settled here: the kernel took it all
-                // and there is no idle timer to tell.
+                // and there is no idle timer to tell. Completed inside
+                // `_write`, as Node completes a write `uv_try_write` took
+                // whole (`afterWriteDispatched`); the stream then runs the
+                // write callback from a tick, its `sync` rule.
                 if sent.1.is_some() && io.borrow().cold.is_none() {
                     if let Some(result) = sent.1.take() {
-                        defer_done(lp, done, result);
+                        done.call(lp, result);
                         return;
                     }
                 }
@@ -875,10 +869,11 @@ impl<T: Transport> Conn<T> {
     }
 
     /// Node's `_write`: one chunk at a time (the stream buffers the rest).
-    /// Tried at once, as `uv_write` does, straight from the chunk: only
-    /// what the kernel does not take is kept, to wait for a writable edge.
-    /// A chunk finished or failed during this call completes in the pending
-    /// phase, as libuv's `uv__write_req_finish` defers it.
+    /// Tried at once, as Node's `uv_try_write` does, straight from the
+    /// chunk: only what the kernel does not take is kept, to wait for a
+    /// writable edge. A chunk finished or failed during this call completes
+    /// inside it, as in Node (`afterWriteDispatched` calls the callback
+    /// synchronously); the stream defers the user's callback to a tick.
     ///
     /// `sent` is what [`send_now`] did with the chunk.
     fn write_rest(
@@ -891,7 +886,7 @@ impl<T: Transport> Conn<T> {
         let (off, outcome, blocked) = sent;
         if let Some(result) = outcome {
             self.touch(lp);
-            defer_done(lp, done, result);
+            done.call(lp, result);
             return;
         }
         if off > 0 {
