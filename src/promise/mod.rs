@@ -62,7 +62,8 @@ impl<T> Reactions<T> {
     fn push(&mut self, r: Reaction<T>) {
         // In place: the common first reaction is one store.
         match self {
-            Reactions::None => *self = Reactions::One(r),
+            // `None` has nothing to drop: skip the drop glue.
+            Reactions::None => std::mem::forget(std::mem::replace(self, Reactions::One(r))),
             Reactions::Many(v) => v.push(r),
             Reactions::One(_) => {
                 if let Reactions::One(first) = std::mem::replace(self, Reactions::None) {
