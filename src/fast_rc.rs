@@ -191,12 +191,7 @@ mod tests {
     use std::fmt::Debug;
     use std::rc::Rc;
 
-    struct CountDrop(Rc<Cell<u32>>);
-    impl Drop for CountDrop {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
+    use crate::test_util::CountDrop;
 
     #[test]
     fn the_value_is_dropped_once_when_the_last_handle_goes() {

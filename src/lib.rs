@@ -64,6 +64,8 @@ mod node;
 mod promise;
 pub mod stream;
 mod task;
+#[cfg(test)]
+mod test_util;
 mod threadpool;
 mod work;
 

@@ -106,12 +106,7 @@ mod tests {
     use std::cell::Cell;
     use std::rc::Rc;
 
-    struct CountDrop(Rc<Cell<u32>>);
-    impl Drop for CountDrop {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
+    use crate::test_util::CountDrop;
 
     #[test]
     fn small_and_large_closures_run_once_and_drop_once() {
