@@ -11,14 +11,13 @@
 //! callgrind was 275 of the 646 instructions of a `then`. mimalloc's
 //! per-thread pages hand out and take back such blocks in a few
 //! instructions and keep consecutive nodes on the same cache lines; with
-//! it the same `then` costs about 470 instructions and runs 1.6–1.8× faster.
+//! it the same `then` costs about 450 instructions and runs 1.6–1.8× faster.
 //! `docs/dependencies.md` says why the crate rather than a pool of our own.
 //!
 //! Stable Rust lets a custom pointer neither unsize implicitly nor serve as
-//! a method receiver, so the two conversions promises need (erasing a
-//! derived node's handler type, and viewing it as `dyn React`) go through
-//! [`FastRc::into_raw`] / [`FastRc::from_raw`] at the one place each is
-//! done, where the compiler unsizes the raw pointer.
+//! a method receiver, so the conversions promises and tasks need (erasing
+//! what shares a node's allocation, viewing a task as `dyn Run`) go through
+//! [`unsize_rc!`], which unsizes the raw pointer where the types are known.
 
 use std::alloc::{handle_alloc_error, Layout};
 use std::cell::Cell;

@@ -31,7 +31,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::current;
-use crate::fast_rc::{FastRc, RcBox};
+use crate::fast_rc::{unsize_rc, FastRc};
 use crate::Loop;
 
 pub use rejection::{ChainingCycle, Rejection, RejectionKind};
@@ -188,10 +188,7 @@ where
 /// then has one handle type.
 #[inline]
 fn erase<T, X: Tail + 'static>(node: FastRc<Inner<T, X>>) -> FastRc<Inner<T>> {
-    let raw = FastRc::into_raw(node);
-    let raw: NonNull<RcBox<Inner<T>>> = raw;
-    // SAFETY: the same node, unsized by the compiler; used once.
-    unsafe { FastRc::from_raw(raw) }
+    unsize_rc!(node => Inner<T>)
 }
 
 /// Whether a promise is settled, and how.
