@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         sock.on_error(|_, _| {});
         let s = sock.clone();
         sock.on_data(lp, move |lp, chunk| {
-            if !s.write(lp, chunk.clone()) {
+            if !s.write_bytes(lp, chunk) {
                 s.pause(lp);
                 // Registered only when needed, as Node's echo.js does: an
                 // idle connection carries no `drain` listener.

@@ -894,3 +894,137 @@ fn unref_and_activity_decide_whether_sockets_keep_the_loop_alive() {
     lp.run_default();
     assert_eq!(lp.handle_count(), Loop::new().handle_count());
 }
+
+/// What a writer saw of its own writes, for comparing `write` and
+/// `write_bytes`.
+#[derive(Debug, PartialEq)]
+struct WriterView {
+    returns: Vec<bool>,
+    lengths: Vec<usize>,
+    log: Vec<String>,
+    received: usize,
+    intact: bool,
+    written: u64,
+}
+
+/// Writes `sizes` (consecutive stretches of `pattern`) from the check phase
+/// with `write` or `write_bytes`, then ends (and, if `late`, writes once
+/// more, which fails and destroys the socket). Records return values,
+/// buffered lengths, the order of events against a tick, and what arrived.
+fn writer_view(lent: bool, sizes: &'static [usize], late: bool) -> WriterView {
+    let mut lp = Loop::new();
+    let server = TcpServer::new(ServerOptions::default());
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    server.on_connection(&mut lp, move |lp, sock| {
+        let g = g.clone();
+        sock.on_data(lp, move |_, chunk| g.borrow_mut().extend_from_slice(chunk));
+        let s = sock.clone();
+        sock.on_end(lp, move |lp| s.end(lp));
+    });
+    server.listen(&mut lp, localhost(), 8).unwrap();
+    let c = TcpSocket::connect(&mut lp, server.address().unwrap(), SocketOptions::default());
+    let view = Rc::new(RefCell::new((Vec::new(), Vec::new(), Vec::<String>::new())));
+    for (name, ev) in [("drain", 0), ("finish", 1)] {
+        let v = view.clone();
+        let push = move |_: &mut Loop| v.borrow_mut().2.push(name.to_string());
+        if ev == 0 {
+            c.emitter().on::<sev::Drain>(move |lp, _| push(lp));
+        } else {
+            c.emitter().on::<sev::Finish>(move |lp, _| push(lp));
+        }
+    }
+    let v = view.clone();
+    c.on_error(move |_, e| v.borrow_mut().2.push(format!("error {e}")));
+    let (v, c2) = (view.clone(), c.clone());
+    c.on_connect(move |lp| {
+        let (v, c3) = (v.clone(), c2.clone());
+        let check = Check::new(lp);
+        check
+            .start(lp, move |lp, h| {
+                h.close(lp, |_| {}).unwrap();
+                let mut off = 0u64;
+                for &n in sizes {
+                    let mut buf = pattern(off, n);
+                    off += n as u64;
+                    let r = if lent {
+                        let r = c3.write_bytes(lp, &buf);
+                        // The caller's buffer is its own again: whatever the
+                        // kernel did not take must have been copied.
+                        buf.fill(0);
+                        r
+                    } else {
+                        c3.write(lp, buf)
+                    };
+                    let mut v2 = v.borrow_mut();
+                    v2.0.push(r);
+                    v2.1.push(c3.writable().writable_length());
+                }
+                let v3 = v.clone();
+                lp.next_tick(move |_| v3.borrow_mut().2.push("tick".into()));
+                c3.end(lp);
+                if !late {
+                    return;
+                }
+                let r = if lent {
+                    c3.write_bytes(lp, b"late")
+                } else {
+                    c3.write(lp, b"late".to_vec())
+                };
+                v.borrow_mut().0.push(r);
+            })
+            .unwrap();
+    });
+    c.resume(&mut lp);
+    let s = server.clone();
+    c.on_close(move |lp| s.close(lp, |_, _| {}));
+    lp.run_default();
+    let total: usize = sizes.iter().sum();
+    let got = got.borrow();
+    let (returns, lengths, log) = view.take();
+    WriterView {
+        returns,
+        lengths,
+        log,
+        received: got.len(),
+        intact: *got == pattern(0, total),
+        written: c.bytes_written(),
+    }
+}
+
+#[test]
+fn write_bytes_behaves_as_write_when_the_kernel_takes_the_chunk() {
+    let _g = serial();
+    let owned = writer_view(false, &[100, 200], true);
+    let lent = writer_view(true, &[100, 200], true);
+    assert_eq!(lent, owned);
+    assert_eq!(lent.returns, [true, true, false]);
+    assert_eq!(lent.lengths, [0, 0]);
+    assert_eq!(lent.received, 300);
+    assert!(lent.intact);
+    assert_eq!(lent.written, 300);
+    // The late write fails on a tick; 'finish' follows the write side's end.
+    assert_eq!(lent.log[0], "tick");
+    assert!(lent.log.contains(&"error write after end".to_string()));
+}
+
+#[test]
+fn write_bytes_copies_what_the_kernel_leaves_and_keeps_order() {
+    let _g = serial();
+    // Far more than the socket buffers hold while nobody reads: the first
+    // chunk is only partly taken, the second queues behind it.
+    const SIZES: &[usize] = &[16 << 20, 1 << 20];
+    let owned = writer_view(false, SIZES, false);
+    let lent = writer_view(true, SIZES, false);
+    assert_eq!(lent, owned);
+    // Counted whole while in flight, as Node counts a chunk `uv_try_write`
+    // only partly took; over the high-water mark, so `write` says wait.
+    assert_eq!(lent.returns, [false, false]);
+    assert_eq!(lent.lengths[1], lent.lengths[0] + (1 << 20));
+    assert!(lent.lengths[0] > 0 && lent.lengths[0] <= 16 << 20);
+    assert_eq!(lent.received, 17 << 20);
+    assert!(lent.intact, "bytes arrived intact and in order");
+    // No drain once ending, as in Node.
+    assert_eq!(lent.log, ["tick", "finish"]);
+    assert_eq!(lent.written, 17 << 20);
+}

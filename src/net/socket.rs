@@ -222,6 +222,33 @@ fn send_now<T: Transport>(
     }
 }
 
+/// A socket's `_write`. `data` is owned, or lent by
+/// [`Socket::write_bytes`]: then it is copied only if the kernel does not
+/// take it all at once.
+fn write_chunk<T: Transport, D: AsRef<[u8]> + Into<Vec<u8>>>(
+    lp: &mut Loop,
+    w: &Writable<Bytes>,
+    io: Rc<RefCell<Io<T>>>,
+    data: D,
+    done: WriteDone,
+) {
+    let mut sent = send_now(&io, data.as_ref());
+    // The common case, settled here: the kernel took it all and there is
+    // no idle timer to tell. Completed inside `_write`, as Node completes a
+    // write `uv_try_write` took whole (`afterWriteDispatched`); the stream
+    // then runs the write callback from a tick, its `sync` rule.
+    if sent.1.is_some() && io.borrow().cold.is_none() {
+        if let Some(result) = sent.1.take() {
+            done.call(lp, result);
+            return;
+        }
+    }
+    match w.readable_side() {
+        Some(r) => Conn { r, io }.write_rest(lp, data, done, sent),
+        None => done.call(lp, Err(StreamError::Destroyed("write"))),
+    }
+}
+
 /// A socket's I/O state, from what its stream records as its owner.
 fn io_of<T: Transport>(owner: Option<Rc<dyn Any>>) -> Option<Rc<RefCell<Io<T>>>> {
     owner?.downcast().ok()
@@ -320,27 +347,12 @@ impl SocketImpls {
                 }
                 Conn { r: r.clone(), io }.read_start(lp);
             }),
-            write: Rc::new(|lp, w: &Writable<Bytes>, chunk, done| {
-                let Some(io) = io_of::<T>(w.owner()) else {
-                    return done.call(lp, Err(StreamError::Destroyed("write")));
-                };
-                let mut sent = send_now(&io, &chunk);
-                // The common case, settled here: the kernel took it all
-                // and there is no idle timer to tell. Completed inside
-                // `_write`, as Node completes a write `uv_try_write` took
-                // whole (`afterWriteDispatched`); the stream then runs the
-                // write callback from a tick, its `sync` rule.
-                if sent.1.is_some() && io.borrow().cold.is_none() {
-                    if let Some(result) = sent.1.take() {
-                        done.call(lp, result);
-                        return;
-                    }
-                }
-                match w.readable_side() {
-                    Some(r) => Conn { r, io }.write_rest(lp, chunk, done, sent),
+            write: Rc::new(
+                |lp, w: &Writable<Bytes>, chunk, done| match io_of::<T>(w.owner()) {
+                    Some(io) => write_chunk(lp, w, io, chunk, done),
                     None => done.call(lp, Err(StreamError::Destroyed("write"))),
-                }
-            }),
+                },
+            ),
             final_: Rc::new(|lp, w: &Writable<Bytes>, done| {
                 match w.readable_side().as_ref().and_then(Conn::<T>::of) {
                     Some(c) => c.shutdown(lp, done),
@@ -879,7 +891,7 @@ impl<T: Transport> Conn<T> {
     fn write_rest(
         &self,
         lp: &mut Loop,
-        data: Vec<u8>,
+        data: impl Into<Vec<u8>>,
         done: WriteDone,
         sent: (usize, Option<Result<(), StreamError>>, bool),
     ) {
@@ -892,6 +904,7 @@ impl<T: Transport> Conn<T> {
         if off > 0 {
             self.touch(lp);
         }
+        let data = data.into();
         self.io.borrow_mut().write = Some(Box::new(PendingWrite { data, off, done }));
         if blocked {
             self.update_active(lp);
@@ -1135,6 +1148,49 @@ impl<T: Transport> Socket<T> {
     /// (wait for `Drain`).
     pub fn write(&self, lp: &mut Loop, data: Vec<u8>) -> bool {
         self.writable().write(lp, data)
+    }
+
+    /// Writes bytes the caller keeps, as Node's `socket.write(buffer)`
+    /// does: when nothing is queued they go straight to the kernel, and
+    /// only what it does not take at once is copied. Otherwise the same as
+    /// [`Socket::write`], events and return value included; an echo server
+    /// can write a `data` chunk back without allocating.
+    ///
+    /// ```
+    /// use nodeloop::net::{ServerOptions, SocketOptions, UnixServer, UnixSocket};
+    /// use nodeloop::Loop;
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let path = std::env::temp_dir().join(format!("nodeloop-doc-wb-{}.sock", std::process::id()));
+    /// let mut lp = Loop::new();
+    /// let server = UnixServer::new(ServerOptions::default());
+    /// // Echo each chunk back from the loop's read buffer.
+    /// server.on_connection(&mut lp, |lp, sock| {
+    ///     let s = sock.clone();
+    ///     sock.on_data(lp, move |lp, chunk| { s.write_bytes(lp, chunk); });
+    /// });
+    /// server.listen(&mut lp, path.clone(), 8).unwrap();
+    /// let client = UnixSocket::connect(&mut lp, &path, SocketOptions::default());
+    /// let got = Rc::new(RefCell::new(Vec::new()));
+    /// let (g, c) = (got.clone(), client.clone());
+    /// client.on_data(&mut lp, move |lp, chunk| {
+    ///     g.borrow_mut().extend_from_slice(chunk);
+    ///     c.destroy(lp, None);
+    /// });
+    /// client.write_bytes(&mut lp, b"ping"); // held until connected
+    /// let srv = server.clone();
+    /// client.on_close(move |lp| srv.close(lp, |_, _| {}));
+    /// lp.run_default();
+    /// assert_eq!(*got.borrow(), b"ping");
+    /// ```
+    pub fn write_bytes(&self, lp: &mut Loop, data: &[u8]) -> bool {
+        let w = self.writable();
+        if !w.would_write_now() {
+            return w.write(lp, data.to_vec());
+        }
+        let io = self.io.clone();
+        w.write_direct(lp, data.len(), |lp, w, done| {
+            write_chunk(lp, w, io, data, done)
+        })
     }
 
     /// Writes bytes and calls back when the kernel has taken them all (or

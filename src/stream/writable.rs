@@ -394,6 +394,11 @@ impl<M: Mode> Writable<M> {
                 self.do_write(lp, len, chunk, cb);
             }
         }
+        self.write_verdict()
+    }
+
+    /// `writeOrBuffer`'s return value, taken after the write or buffering.
+    fn write_verdict(&self) -> bool {
         let ret = {
             let mut s = self.st.borrow_mut();
             let ret = s.length < s.hwm || s.length == 0;
@@ -405,24 +410,76 @@ impl<M: Mode> Writable<M> {
         ret && !self.core.errored() && !self.core.destroyed()
     }
 
+    /// Whether a `write` now would go straight to `_write` (nothing ends,
+    /// fails, corks, buffers or is in flight), so that an owner that can
+    /// finish a chunk on the spot may do so and report it with
+    /// [`Writable::write_done_at_once`].
+    pub(crate) fn would_write_now(&self) -> bool {
+        let s = self.st.borrow();
+        !s.ending
+            && !s.writing
+            && s.corked == 0
+            && s.buffered.is_empty()
+            && s.write_impl.is_some()
+            && !self.core.errored()
+            && !self.core.destroyed()
+    }
+
+    /// A `write` of `len` bytes whose `_write` the owner runs itself, as
+    /// `f`, instead of the stored one: the same state changes, events and
+    /// return value as `write`, but the chunk need not be owned. A socket
+    /// uses it to hand a lent buffer to the kernel and copy only what the
+    /// kernel leaves (Node's `uv_try_write` path). Only valid right after
+    /// [`Writable::would_write_now`] said yes.
+    pub(crate) fn write_direct(
+        &self,
+        lp: &mut Loop,
+        len: usize,
+        f: impl FnOnce(&mut Loop, &Self, WriteDone),
+    ) -> bool {
+        {
+            let mut s = self.st.borrow_mut();
+            debug_assert!(!s.writing && s.buffered.is_empty());
+            s.pending_cb += 1;
+            s.length += len;
+        }
+        self.dispatch_write(lp, len, None, f);
+        self.write_verdict()
+    }
+
     /// `doWrite`.
     fn do_write(&self, lp: &mut Loop, len: usize, chunk: M::Chunk, cb: Option<WriteCallback>) {
-        let imp = {
+        let imp = self.st.borrow().write_impl.clone();
+        self.dispatch_write(lp, len, cb, |lp, me, done| {
+            if let Some(imp) = imp {
+                imp(lp, me, chunk, done);
+            }
+        });
+    }
+
+    /// `doWrite`'s bookkeeping around a `_write`, which is `f`.
+    fn dispatch_write(
+        &self,
+        lp: &mut Loop,
+        len: usize,
+        cb: Option<WriteCallback>,
+        f: impl FnOnce(&mut Loop, &Self, WriteDone),
+    ) {
+        {
             let mut s = self.st.borrow_mut();
             s.writelen = len;
             s.writecb = cb;
             s.writing = true;
             s.sync = true;
-            s.write_impl.clone()
-        };
+        }
         if self.core.destroyed() {
             self.on_write(lp, Err(StreamError::Destroyed("write")));
-        } else if let Some(imp) = imp {
+        } else {
             let done = WriteDone {
                 core: self.core.clone(),
                 side: self.st.clone(),
             };
-            imp(lp, self, chunk, done);
+            f(lp, self, done);
         }
         self.st.borrow_mut().sync = false;
     }
