@@ -546,12 +546,31 @@ impl EventEmitter {
 
     /// Runs the listeners of `E`; false if there were none.
     fn dispatch<E: Event>(&self, lp: &mut Loop, payload: &E::Payload) -> bool {
+        match self.listeners::<E>() {
+            Some(l) => {
+                self.emit_to::<E>(lp, l, payload);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The listeners an emit of `E` would run now, if there are any: for a
+    /// caller that must know whether anyone listens before it commits to
+    /// emitting (a stream's `data` fast path), without a second lookup.
+    pub(crate) fn listeners<E: Event>(&self) -> Option<Listeners> {
         let t = TypeId::of::<E>();
-        let snapshot = match self.inner.borrow().slots.iter().find(|s| s.event == t) {
-            Some(s) => s.list.clone(),
-            None => return false,
-        };
-        for e in snapshot.entries() {
+        let inner = self.inner.borrow();
+        let slot = inner.slots.iter().find(|s| s.event == t)?;
+        Some(Listeners(slot.list.clone()))
+    }
+
+    /// Runs `l`, listeners of `E` taken by [`EventEmitter::listeners`], as
+    /// an emit does (listeners added meanwhile do not run; once-listeners
+    /// are removed before they run).
+    pub(crate) fn emit_to<E: Event>(&self, lp: &mut Loop, l: Listeners, payload: &E::Payload) {
+        let t = TypeId::of::<E>();
+        for e in l.0.entries() {
             if e.once {
                 if e.f.fire() {
                     continue;
@@ -569,9 +588,11 @@ impl EventEmitter {
             }
             e.f.call(lp, payload);
         }
-        true
     }
 }
+
+/// A snapshot of an event's listeners (see [`EventEmitter::listeners`]).
+pub(crate) struct Listeners(List);
 
 impl Inner {
     fn count(&self, t: TypeId) -> usize {

@@ -241,18 +241,23 @@ impl Readable<super::Bytes> {
                 !s.ended && s.flowing == Some(true) && s.length == 0 && !s.sync
             }
             && !self.core.destroyed()
-            && !self.core.errored()
-            && self.core.emitter.has_listeners::<event::Data<Vec<u8>>>();
-        if !direct {
+            && !self.core.errored();
+        let listeners = match direct {
+            true => self.core.emitter.listeners::<event::Data<Vec<u8>>>(),
+            false => None,
+        };
+        let Some(listeners) = listeners else {
             return self.push(lp, buf.as_slice().to_vec());
-        }
+        };
         {
             let mut s = self.st.borrow_mut();
             s.reading = false;
             s.await_drain.clear();
             s.data_emitted = true;
         }
-        self.core.emitter.emit_ref::<event::Data<Vec<u8>>>(lp, buf);
+        self.core
+            .emitter
+            .emit_to::<event::Data<Vec<u8>>>(lp, listeners, buf);
         let more = {
             let s = self.st.borrow();
             !s.ended && (s.length < s.hwm || s.length == 0)
