@@ -60,6 +60,17 @@ impl<O> Slot<O> {
     }
 }
 
+impl<O, X: ?Sized> Slot<O, X> {
+    /// Stores the result of a slot that no consumer has seen (a task that
+    /// finished in its first poll, before its handle existed).
+    pub(crate) fn set_unwatched(&self, out: O) {
+        let mut st = self.state.borrow_mut();
+        debug_assert!(matches!(&*st, State::Waiting(Waiter::Nobody)));
+        // Nothing to drop in the old state (as in `complete`).
+        std::mem::forget(std::mem::replace(&mut *st, State::Done(out)));
+    }
+}
+
 impl<O: 'static> Slot<O> {
     /// Stores the result and hands it on: to the callback at once, or to the
     /// awaiting task by waking it. Returns whether nobody consumes it yet.
