@@ -75,10 +75,6 @@ struct TaskSlot {
     run: FastRc<dyn Run>,
     waker: Arc<TaskWaker>,
     refd: bool,
-    /// Being polled: a nested request only marks `repoll`.
-    polling: bool,
-    /// Asked to poll while already polling (only through a nested `run`).
-    repoll: bool,
 }
 
 pub(crate) struct RemoteWakes {
@@ -123,6 +119,7 @@ impl Executor {
     }
 
     /// A waker for a task's first poll: a spare one, or a new one.
+    #[inline]
     fn take_waker(&mut self) -> Arc<TaskWaker> {
         match self.spare_wakers.pop() {
             Some(w) => w,
@@ -141,6 +138,7 @@ impl Executor {
     /// Takes back the waker of a finished task: kept for reuse if no clone
     /// of it survives, else left notified for good, so that late wakes stop
     /// at its flag.
+    #[inline]
     fn retire_waker(&mut self, waker: Arc<TaskWaker>) {
         if self.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
             waker.reset();
@@ -377,14 +375,12 @@ impl Loop {
         // From here a wake names the entry, which exists before any code
         // that could act on that name (a queued or sent poll) runs.
         waker.id.store(pack(key, gen), Ordering::Release);
-        let deferred = waker.deferred.load(Ordering::Relaxed);
+        let deferred = waker.repoll.load(Ordering::Relaxed);
         entry.insert(TaskSlot {
             gen,
             run: unsize_rc!(cell.clone() => dyn Run),
             waker,
             refd: false,
-            polling: false,
-            repoll: false,
         });
         if deferred {
             // A nested drain ran the poll a wake asked for while the task
@@ -476,11 +472,15 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     else {
         return; // finished: a late wake
     };
-    if t.polling {
-        t.repoll = true;
+    // The flags live in the waker, which (unlike the slot) does not move
+    // while the task is polled, so they are reached without a second
+    // lookup afterwards.
+    let w: *const TaskWaker = Arc::as_ptr(&t.waker);
+    if t.waker.polling.load(Ordering::Relaxed) {
+        t.waker.repoll.store(true, Ordering::Relaxed);
         return;
     }
-    t.polling = true;
+    t.waker.polling.store(true, Ordering::Relaxed);
     t.waker.notified.store(false, Ordering::Release);
     // The slot's handle and waker are borrowed, not cloned, for the poll:
     // the slot stays in the slab until the poll is over (only this function
@@ -500,11 +500,13 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     });
     let failure = match r {
         Ok(Poll::Pending) => {
-            if let Some(t) = lp.executor.tasks.get_mut(key as usize) {
-                t.polling = false;
-                if std::mem::take(&mut t.repoll) {
-                    lp.queue_microtask(move |lp| poll_task(lp, key, gen));
-                }
+            // SAFETY: the slot, which holds the waker, is still in the slab
+            // (only this call removes it).
+            let w = unsafe { &*w };
+            w.polling.store(false, Ordering::Relaxed);
+            if w.repoll.load(Ordering::Relaxed) {
+                w.repoll.store(false, Ordering::Relaxed);
+                lp.queue_microtask(move |lp| poll_task(lp, key, gen));
             }
             return;
         }
@@ -544,6 +546,6 @@ pub(crate) fn poll_woken(lp: &mut Loop, w: &TaskWaker) {
         // drain nested in that poll): the spawn queues the poll once the
         // task has an entry. If it finished there instead, the flag is
         // never read.
-        w.deferred.store(true, Ordering::Relaxed);
+        w.repoll.store(true, Ordering::Relaxed);
     }
 }

@@ -106,10 +106,13 @@ pub(crate) struct TaskWaker {
     pub(crate) id: AtomicU64,
     /// A poll is queued (or the task is finished).
     pub(crate) notified: AtomicBool,
-    /// A provisional wake's request ran while the task was still in its
-    /// first poll (a nested drain): the spawn queues the poll once the task
-    /// has an entry. Touched only on the loop thread.
-    pub(crate) deferred: AtomicBool,
+    /// The task is being polled (by `poll_task`; a first poll needs no
+    /// flag, as nothing can name the task yet). Loop thread only.
+    pub(crate) polling: AtomicBool,
+    /// A poll was asked for while polling (by a drain nested in the poll):
+    /// queued once the poll is over, or, for a first poll, once the spawn
+    /// has given the task its entry. Loop thread only.
+    pub(crate) repoll: AtomicBool,
     remote: Arc<Remote>,
 }
 
@@ -119,7 +122,8 @@ impl TaskWaker {
         TaskWaker {
             id: AtomicU64::new(PROVISIONAL),
             notified: AtomicBool::new(false),
-            deferred: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            repoll: AtomicBool::new(false),
             remote,
         }
     }
@@ -131,7 +135,8 @@ impl TaskWaker {
     pub(crate) fn reset(&self) {
         self.id.store(PROVISIONAL, Ordering::Relaxed);
         self.notified.store(false, Ordering::Relaxed);
-        self.deferred.store(false, Ordering::Relaxed);
+        self.polling.store(false, Ordering::Relaxed);
+        self.repoll.store(false, Ordering::Relaxed);
     }
 
     /// Whether `this` is the only handle (no clone of the waker survives):
@@ -149,6 +154,7 @@ impl TaskWaker {
     }
 
     /// The wake itself.
+    #[inline]
     fn schedule(this: &Arc<TaskWaker>) {
         // Whoever sets the flag makes the request; everyone else stops here.
         if this.notified.swap(true, Ordering::AcqRel) {
