@@ -1239,17 +1239,23 @@ fn a_nested_drain_running_the_wake_of_a_first_poll_still_repolls_it() {
     // The first poll wakes itself, then runs the loop (which drains the
     // microtask of that wake while the task has no entry yet): the poll it
     // asked for happens after the first poll, as for any task polled by a
-    // nested drain.
+    // nested drain, and exactly once (the task stays pending after it).
     let mut lp = Loop::new();
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let (fut, later) = first_poll(&log, "task", |w| {
-        w.wake_by_ref();
-        with_loop(|lp| lp.run(RunMode::NoWait));
-    });
-    lp.spawn(fut);
-    assert_eq!(later.get(), 0, "not polled by the nested drain");
+    let polls = Rc::new(Cell::new(0));
+    let p = polls.clone();
+    lp.spawn(std::future::poll_fn(move |cx| {
+        p.set(p.get() + 1);
+        if p.get() == 1 {
+            cx.waker().wake_by_ref();
+            with_loop(|lp| lp.run(RunMode::NoWait));
+            assert_eq!(p.get(), 1, "polled inside its own first poll");
+        }
+        Poll::<()>::Pending
+    }));
+    assert_eq!(polls.get(), 1);
     lp.run_default();
-    assert_eq!(later.get(), 1);
+    assert_eq!(polls.get(), 2, "one poll for the wake, and no more");
+    assert_eq!(lp.task_count(), 1);
 }
 
 #[test]

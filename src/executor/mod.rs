@@ -376,6 +376,10 @@ impl Loop {
         // that could act on that name (a queued or sent poll) runs.
         waker.id.store(pack(key, gen), Ordering::Release);
         let deferred = waker.repoll.load(Ordering::Relaxed);
+        if deferred {
+            // Consumed here, not by the task's next `poll_task`.
+            waker.repoll.store(false, Ordering::Relaxed);
+        }
         entry.insert(TaskSlot {
             gen,
             run: unsize_rc!(cell.clone() => dyn Run),

@@ -79,10 +79,20 @@ pub(crate) fn take_parked(me: usize) -> Vec<Wake> {
     PARKED
         .try_with(|p| {
             let mut p = p.borrow_mut();
-            let (mine, others): (Vec<_>, Vec<_>) = p.drain(..).partition(|w| w.0 == me);
-            *p = others;
+            // In order; the list keeps its capacity (other loops' wakes are
+            // rare: one loop per thread is the rule).
+            let mut mine = Vec::with_capacity(p.len());
+            let mut others = Vec::new();
+            for (id, w) in p.drain(..) {
+                if id == me {
+                    mine.push(w);
+                } else {
+                    others.push((id, w));
+                }
+            }
+            p.append(&mut others);
             ANY_PARKED.with(|c| c.set(!p.is_empty()));
-            mine.into_iter().map(|w| w.1).collect()
+            mine
         })
         .unwrap_or_default()
 }
