@@ -91,14 +91,15 @@ pub fn with_loop<R>(f: impl FnOnce(&mut Loop) -> R) -> R {
     }
 }
 
-/// Queues `task` as a microtask on the loop lent on this thread, if there
-/// is one and `same` accepts it; returns whether it did. A waker's hot path:
-/// one thread-local access, and the loan stays in its slot, because the
-/// push runs no code that could borrow it again.
+/// Queues the microtask `make` returns on the loop lent on this thread, if
+/// there is one and `same` accepts it; returns whether it did. A waker's hot
+/// path: one thread-local access, and the loan stays in its slot, because
+/// neither `make` (the executor's own code, which builds a closure) nor the
+/// push runs code that could borrow it again.
 #[inline]
-pub(crate) fn queue_microtask_if(
+pub(crate) fn queue_microtask_if<T: FnOnce(&mut Loop) + 'static>(
     same: impl FnOnce(&Loop) -> bool,
-    task: impl FnOnce(&mut Loop) + 'static,
+    make: impl FnOnce() -> T,
 ) -> bool {
     let Some(ptr) = CURRENT.with(|c| c.get()) else {
         return false;
@@ -111,6 +112,6 @@ pub(crate) fn queue_microtask_if(
     if !same(lp) {
         return false;
     }
-    lp.queue_microtask(task);
+    lp.queue_microtask(make());
     true
 }

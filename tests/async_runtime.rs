@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use nodeloop::{
     parallel, parallel_limit, series, sleep, spawn, with_loop, Auto, AutoError, Loop, Promise,
-    PromiseState, Rejection, RejectionKind, Step, UnhandledRejection, UnhandledRejections,
+    PromiseState, Rejection, RejectionKind, RunMode, Step, UnhandledRejection, UnhandledRejections,
 };
 
 fn vloop() -> Loop {
@@ -1061,4 +1061,302 @@ fn promise_values_handlers_and_tasks_are_freed_exactly_once_however_they_end() {
     // Nothing has run the queued microtasks yet.
     drop((a, b, gate, task, finished, lp));
     assert_eq!(live.get(), 0, "after dropping a loop with work queued");
+}
+
+// A spawned task has no slab entry during its first poll (most finish in
+// it); its waker is provisional until `spawn` gives it one. The tests below
+// pin down every way a provisional waker can be used.
+
+/// A future whose first poll runs `first` (with its waker) and returns
+/// `Pending`; later polls count and finish.
+struct FirstPoll<F> {
+    first: Option<F>,
+    later_polls: Rc<Cell<u32>>,
+    log: Rc<RefCell<Vec<String>>>,
+    name: &'static str,
+}
+
+impl<F: FnOnce(&Waker) + Unpin> Future for FirstPoll<F> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(f) = self.first.take() {
+            f(cx.waker());
+            return Poll::Pending;
+        }
+        self.later_polls.set(self.later_polls.get() + 1);
+        self.log.borrow_mut().push(format!("{} polled", self.name));
+        Poll::Ready(())
+    }
+}
+
+fn first_poll<F: FnOnce(&Waker) + Unpin>(
+    log: &Rc<RefCell<Vec<String>>>,
+    name: &'static str,
+    first: F,
+) -> (FirstPoll<F>, Rc<Cell<u32>>) {
+    let later = Rc::new(Cell::new(0));
+    let fut = FirstPoll {
+        first: Some(first),
+        later_polls: later.clone(),
+        log: log.clone(),
+        name,
+    };
+    (fut, later)
+}
+
+fn push(log: &Rc<RefCell<Vec<String>>>, s: &str) {
+    log.borrow_mut().push(s.to_string());
+}
+
+#[test]
+fn a_wake_in_the_first_poll_is_queued_where_it_happens() {
+    // The re-poll takes its place in the microtask queue at the wake, before
+    // a microtask queued later in the same poll (as once the task has its
+    // entry); it must not wait until the spawn has installed the task.
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let (fut, later) = first_poll(&log, "task", move |w| {
+        w.wake_by_ref();
+        w.wake_by_ref(); // coalesced
+        with_loop(|lp| lp.queue_microtask(move |_| push(&l, "microtask after the wake")));
+    });
+    let h = lp.spawn(fut);
+    assert_eq!(lp.task_count(), 1);
+    lp.run_default();
+    assert_eq!(*log.borrow(), ["task polled", "microtask after the wake"]);
+    assert_eq!(later.get(), 1);
+    assert!(h.is_finished());
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_waker_cloned_in_the_first_poll_names_the_task_once_installed() {
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let kept = Rc::new(RefCell::new(None::<Waker>));
+    let k = kept.clone();
+    let (fut, later) = first_poll(&log, "task", move |w| *k.borrow_mut() = Some(w.clone()));
+    lp.spawn(fut);
+    // Another task taking a slab entry in between must not confuse it.
+    let other = Probe::default();
+    lp.spawn(other.clone());
+    let w = kept.borrow_mut().take().unwrap();
+    lp.queue_microtask(move |_| w.wake());
+    lp.run_default();
+    assert_eq!(later.get(), 1);
+    assert_eq!(other.polls.get(), 1);
+}
+
+#[test]
+fn a_cross_thread_wake_during_the_first_poll_comes_through_the_poll_phase() {
+    // The other thread wakes the task while it is still in its first poll
+    // (joined before the poll returns), so the wake crosses before the task
+    // has an entry. It must still poll the task once, from the poll phase
+    // like any cross-thread wake: after the main program's microtasks,
+    // before the check phase.
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (fut, later) = first_poll(&log, "task", |w| {
+        let w = w.clone();
+        std::thread::spawn(move || {
+            w.wake_by_ref();
+            w.wake();
+        })
+        .join()
+        .unwrap();
+    });
+    lp.spawn(fut);
+    let l = log.clone();
+    lp.queue_microtask(move |_| push(&l, "main microtask"));
+    let l = log.clone();
+    lp.set_immediate(move |_| push(&l, "immediate"));
+    lp.run_default();
+    assert_eq!(
+        *log.borrow(),
+        ["main microtask", "task polled", "immediate"]
+    );
+    assert_eq!(later.get(), 1);
+}
+
+#[test]
+fn a_cross_thread_wake_racing_the_first_poll_is_never_lost() {
+    // The wake lands anywhere: during the first poll, between the poll and
+    // the install, or after. Each task must be polled exactly once more. A
+    // lost wake lets the guard timer end the run instead of hanging it.
+    let mut lp = Loop::new();
+    const TASKS: usize = 200;
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let resumed = Rc::new(Cell::new(0));
+    let guard = Rc::new(Cell::new(None));
+    let mut threads = Vec::new();
+    let mut counts = Vec::new();
+    for _ in 0..TASKS {
+        let (wtx, wrx) = std::sync::mpsc::channel::<Waker>();
+        threads.push(std::thread::spawn(move || wrx.recv().unwrap().wake()));
+        let (fut, later) = first_poll(&log, "task", move |w| wtx.send(w.clone()).unwrap());
+        let (r, g) = (resumed.clone(), guard.clone());
+        lp.spawn(async move {
+            fut.await;
+            r.set(r.get() + 1);
+            if r.get() == TASKS {
+                with_loop(|lp| lp.clear_timeout(g.take().unwrap()));
+            }
+        });
+        counts.push(later);
+    }
+    guard.set(Some(lp.set_timeout(20_000, |_| ())));
+    lp.run_default();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(resumed.get(), TASKS, "wakes were lost");
+    assert!(counts.iter().all(|c| c.get() == 1));
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_wake_parked_during_the_first_poll_is_polled_in_the_drain() {
+    // Inside `with_loop` the loop is not lent, so the wake is parked; it
+    // must come back as a poll of the task once it has its entry.
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let (fut, later) = first_poll(&log, "task", move |w| {
+        with_loop(|lp| {
+            w.wake_by_ref();
+            lp.queue_microtask(move |_| push(&l, "microtask"));
+        })
+    });
+    lp.spawn(fut);
+    lp.run_default();
+    assert_eq!(*log.borrow(), ["microtask", "task polled"]);
+    assert_eq!(later.get(), 1);
+}
+
+#[test]
+fn a_nested_drain_running_the_wake_of_a_first_poll_still_repolls_it() {
+    // The first poll wakes itself, then runs the loop (which drains the
+    // microtask of that wake while the task has no entry yet): the poll it
+    // asked for happens after the first poll, as for any task polled by a
+    // nested drain, and exactly once (the task stays pending after it).
+    let mut lp = Loop::new();
+    let polls = Rc::new(Cell::new(0));
+    let p = polls.clone();
+    lp.spawn(std::future::poll_fn(move |cx| {
+        p.set(p.get() + 1);
+        if p.get() == 1 {
+            cx.waker().wake_by_ref();
+            with_loop(|lp| lp.run(RunMode::NoWait));
+            assert_eq!(p.get(), 1, "polled inside its own first poll");
+        }
+        Poll::<()>::Pending
+    }));
+    assert_eq!(polls.get(), 1);
+    lp.run_default();
+    assert_eq!(polls.get(), 2, "one poll for the wake, and no more");
+    assert_eq!(lp.task_count(), 1);
+}
+
+#[test]
+fn a_waker_kept_by_a_child_that_finished_in_its_first_poll_wakes_nothing() {
+    let mut lp = Loop::new();
+    let kept = Rc::new(RefCell::new(Vec::<Waker>::new()));
+    let k = kept.clone();
+    // One child keeps a clone; another wakes itself and finishes anyway, so
+    // its wake's microtask is still queued when it is gone.
+    let a = lp.spawn(std::future::poll_fn(move |cx| {
+        k.borrow_mut().push(cx.waker().clone());
+        Poll::Ready(1)
+    }));
+    let b = lp.spawn(std::future::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        Poll::Ready(2)
+    }));
+    assert!(a.is_finished() && b.is_finished());
+    assert_eq!(lp.task_count(), 0);
+    // Neither waker may be handed to a later task: a stale wake (and the
+    // queued microtask) would poll it.
+    let (probe, probe2) = (Probe::default(), Probe::default());
+    lp.spawn(probe.clone());
+    lp.spawn(probe2.clone());
+    let stale = kept.borrow()[0].clone();
+    stale.wake_by_ref();
+    let s2 = stale.clone();
+    std::thread::spawn(move || s2.wake()).join().unwrap();
+    let l = lp.spawn(async move { stale.wake() });
+    lp.run_default();
+    assert!(l.is_finished());
+    assert_eq!(
+        (probe.polls.get(), probe2.polls.get()),
+        (1, 1),
+        "a stale wake polled another task"
+    );
+    let p = lp.spawn(async move { a.await.unwrap() + b.await.unwrap() });
+    let p = p.into_promise(&mut lp);
+    lp.run_default();
+    assert_eq!(p.peek().unwrap().unwrap(), 3);
+}
+
+#[test]
+fn a_nested_spawn_pending_in_a_first_poll_gets_its_own_entry() {
+    // The outer task is in its first poll (no entry) while it spawns an
+    // inner one that stays pending (takes an entry first) and wakes the
+    // outer through its provisional waker. Each waker must name its own
+    // task, and the outer's re-poll keeps its place before a microtask
+    // queued after the wake.
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let inner_waker = Rc::new(RefCell::new(None::<Waker>));
+    let inner_count = Rc::new(RefCell::new(None::<Rc<Cell<u32>>>));
+    let (lg, iw, ic) = (log.clone(), inner_waker.clone(), inner_count.clone());
+    let (outer, outer_count) = first_poll(&log, "outer", move |outer_w| {
+        let outer_w = outer_w.clone();
+        let iw2 = iw.clone();
+        let (inner, count) = first_poll(&lg, "inner", move |w| {
+            *iw2.borrow_mut() = Some(w.clone());
+            outer_w.wake_by_ref();
+        });
+        *ic.borrow_mut() = Some(count);
+        let h = spawn(inner);
+        assert!(!h.is_finished());
+        assert_eq!(with_loop(|lp| lp.task_count()), 2);
+        let l = lg.clone();
+        with_loop(|lp| lp.queue_microtask(move |_| push(&l, "microtask")));
+    });
+    lp.spawn(outer);
+    assert_eq!(lp.task_count(), 2);
+    lp.run_default();
+    assert_eq!(*log.borrow(), ["outer polled", "microtask"]);
+    let inner_count = inner_count.borrow_mut().take().unwrap();
+    assert_eq!((outer_count.get(), inner_count.get()), (1, 0));
+    inner_waker.borrow_mut().take().unwrap().wake();
+    lp.run_default();
+    assert_eq!((outer_count.get(), inner_count.get()), (1, 1));
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_panic_in_the_first_poll_rejects_and_drops_the_future_once() {
+    struct Guard(Rc<Cell<u32>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let mut lp = Loop::new();
+    let drops = Rc::new(Cell::new(0));
+    let g = Guard(drops.clone());
+    let h = lp.spawn(async move {
+        let _g = g;
+        panic!("first poll")
+    });
+    assert!(h.is_finished());
+    assert_eq!(drops.get(), 1);
+    let p = lp
+        .spawn(async move { h.await.unwrap_err().to_string() })
+        .into_promise(&mut lp);
+    lp.run_default();
+    assert_eq!(p.peek().unwrap().unwrap(), "panicked: first poll");
+    assert_eq!(drops.get(), 1);
 }

@@ -15,6 +15,12 @@
 //! poll causes one more. A finished task's flag stays set, so waking it
 //! costs one atomic swap and nothing else.
 //!
+//! The first poll happens before the task has a slab entry, which it gets
+//! only if that poll returns `Pending`: a future that finishes at once (the
+//! child in `spawn(child()).await`) never takes one. Its waker is
+//! provisional until then; see `waker` for how a wake made meanwhile still
+//! reaches it, in the same order.
+//!
 //! A pending task does not keep the loop alive (a pending JavaScript promise
 //! does not either); [`JoinHandle::ref_`] makes it do so until it finishes,
 //! which is what a task waiting for another thread needs.
@@ -43,7 +49,7 @@ use crate::{Async, Loop};
 
 pub use join::JoinHandle;
 pub(crate) use waker::any_parked;
-use waker::{Remote, TaskWaker};
+use waker::{pack, Remote, TaskWaker, Wake};
 
 /// A spawned future in its result slot's allocation, type-erased.
 trait Run {
@@ -69,15 +75,11 @@ struct TaskSlot {
     run: FastRc<dyn Run>,
     waker: Arc<TaskWaker>,
     refd: bool,
-    /// Being polled: a nested request only marks `repoll`.
-    polling: bool,
-    /// Asked to poll while already polling (only through a nested `run`).
-    repoll: bool,
 }
 
 pub(crate) struct RemoteWakes {
     remote: Arc<Remote>,
-    rx: Receiver<(u32, u32)>,
+    rx: Receiver<Wake>,
     handle: Async,
 }
 
@@ -90,8 +92,12 @@ pub(crate) struct Executor {
     remote: Option<RemoteWakes>,
     /// Referenced, unfinished tasks: while non-zero the async handle is ref'd.
     refd: usize,
-    /// Wakers of finished tasks that no one else holds, for reuse.
+    /// Wakers of finished tasks that no one else holds, for reuse, reset
+    /// for a first poll.
     spare_wakers: Vec<Arc<TaskWaker>>,
+    /// Tasks in their first poll (inside `Loop::spawn`): not in `tasks`
+    /// yet, but unfinished.
+    first_polls: usize,
 }
 
 /// How many spare wakers to keep.
@@ -111,6 +117,43 @@ impl Executor {
             .as_ref()
             .is_some_and(|r| Arc::ptr_eq(&r.remote, remote))
     }
+
+    /// A waker for a task's first poll: a spare one, or a new one.
+    #[inline]
+    fn take_waker(&mut self) -> Arc<TaskWaker> {
+        match self.spare_wakers.pop() {
+            Some(w) => w,
+            None => {
+                let remote = self
+                    .remote
+                    .as_ref()
+                    .expect("created by spawn")
+                    .remote
+                    .clone();
+                Arc::new(TaskWaker::new(remote))
+            }
+        }
+    }
+
+    /// Takes back the waker of a finished task: kept for reuse if no clone
+    /// of it survives, else left notified for good, so that late wakes stop
+    /// at its flag.
+    #[inline]
+    fn retire_waker(&mut self, waker: Arc<TaskWaker>) {
+        if self.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
+            waker.reset();
+            self.spare_wakers.push(waker);
+        } else {
+            waker.notified.store(true, Ordering::Release);
+        }
+    }
+
+    /// The generation of a new slab entry; never 0, which a waker uses for
+    /// "no entry" (see `waker::PROVISIONAL`).
+    fn next_gen(&mut self) -> u32 {
+        self.next_gen = self.next_gen.wrapping_add(1).max(1);
+        self.next_gen
+    }
 }
 
 fn remote_wakes(lp: &mut Loop) -> Arc<Remote> {
@@ -122,8 +165,8 @@ fn remote_wakes(lp: &mut Loop) -> Arc<Remote> {
         let Some(rx) = lp.executor.remote.as_ref().map(|r| r.rx.clone()) else {
             return;
         };
-        while let Ok((key, gen)) = rx.try_recv() {
-            lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+        while let Ok(w) = rx.try_recv() {
+            w.queue(lp);
         }
     });
     handle.unref(lp);
@@ -157,19 +200,13 @@ where
     F::Output: 'static,
 {
     unsafe fn poll_run(&self, cx: &mut Context<'_>) -> Poll<()> {
-        // SAFETY: the caller excludes a concurrent poll or drop, so this is
-        // the only reference into `fut`; the future is never moved (the
-        // allocation outlives it and `drop_future` drops it in place).
-        let Some(fut) = (unsafe { &mut *self.tail.fut.get() }) else {
-            return Poll::Ready(());
-        };
-        match unsafe { Pin::new_unchecked(fut) }.poll(cx) {
-            Poll::Ready(v) => {
+        // SAFETY: the caller's promise, passed on.
+        match unsafe { self.poll_in_place(cx) } {
+            Poll::Ready(Some(v)) => {
                 self.tail.out.set(Some(v));
-                // SAFETY: the poll is over; dropped in place, never moved.
-                unsafe { self.drop_future() };
                 Poll::Ready(())
             }
+            Poll::Ready(None) => Poll::Ready(()),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -197,6 +234,32 @@ where
     }
 }
 
+impl<F: Future> TaskCell<F> {
+    /// Polls the future where it lies; on completion drops it there and
+    /// returns its output (`None`: it was gone already).
+    ///
+    /// # Safety
+    /// Not re-entrant, and not while `drop_future` runs.
+    #[inline]
+    unsafe fn poll_in_place(&self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        // SAFETY: the caller excludes a concurrent poll or drop, so this is
+        // the only reference into `fut`; the future is never moved (the
+        // allocation outlives it and it is dropped in place).
+        let Some(fut) = (unsafe { &mut *self.tail.fut.get() }) else {
+            return Poll::Ready(None);
+        };
+        match unsafe { Pin::new_unchecked(fut) }.poll(cx) {
+            Poll::Ready(v) => {
+                // SAFETY: the poll is over (the reference above is dead);
+                // dropped in place, never moved.
+                unsafe { *self.tail.fut.get() = None };
+                Poll::Ready(Some(v))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl Drop for Executor {
     fn drop(&mut self) {
         // A `JoinHandle` shares the future's allocation; the future itself
@@ -204,6 +267,10 @@ impl Drop for Executor {
         for (_, t) in self.tasks.iter() {
             // SAFETY: nothing is polled while the loop is dropped.
             unsafe { t.run.drop_future() };
+        }
+        // Parked wakes for this loop would never be taken now.
+        if let Some(me) = self.remote_id() {
+            drop(waker::take_parked(me));
         }
     }
 }
@@ -246,41 +313,91 @@ impl Loop {
         if self.executor.remote.is_none() {
             remote_wakes(self);
         }
-        let ex = &mut self.executor;
-        ex.next_gen = ex.next_gen.wrapping_add(1);
-        let gen = ex.next_gen;
-        let entry = ex.tasks.vacant_entry();
-        let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
-        let waker = match ex.spare_wakers.pop() {
-            Some(w) => {
-                w.reuse(key, gen);
-                w
-            }
-            None => {
-                let remote = ex.remote.as_ref().expect("created above").remote.clone();
-                Arc::new(TaskWaker::new(key, gen, remote))
-            }
-        };
+        // The first poll happens before the task has a slab entry: most
+        // spawned futures finish in it (an `async fn` that does not wait)
+        // and never need one. Its waker is provisional meanwhile (see
+        // `waker`); a task that stays pending gets its entry afterwards.
+        let waker = self.executor.take_waker();
         let cell: FastRc<TaskCell<F>> = slot::Slot::with_tail(Body {
             fut: UnsafeCell::new(Some(fut)),
             out: Cell::new(None),
         });
+        // Lent as in `poll_task`: `waker` outlives the poll, on this frame.
+        // SAFETY: `Waker::from(Arc)` owns one strong count; this one is
+        // `waker`'s, lent, and `ManuallyDrop` never gives it back.
+        let lent = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&waker)) }));
+        let mut cx = Context::from_waker(&lent);
+        self.executor.first_polls += 1;
+        let r = current::enter(self, || {
+            // SAFETY: nothing else can reach the fresh future to poll or
+            // drop it.
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe { cell.poll_in_place(&mut cx) }))
+        });
+        self.executor.first_polls -= 1;
+        let out = match r {
+            Ok(Poll::Pending) => return self.install(cell, waker),
+            Ok(Poll::Ready(v)) => Ok(v.expect("a fresh future is there")),
+            Err(payload) => Err(Rejection::from_panic(payload)),
+        };
+        self.executor.retire_waker(waker);
+        let failed = out.is_err();
+        // No handle exists yet, so nothing waits for the result.
+        cell.set_unwatched(out);
+        let slot = unsize_rc!(cell.clone() => slot::Slot<Result<F::Output, Rejection>>);
+        if failed {
+            // Nothing can handle it yet: tracked, as an unawaited task's.
+            self.rejections.track(Box::new(slot.clone()));
+            // As in `poll_task`: a panicked future is dropped after its
+            // failure is delivered.
+            // SAFETY: the poll is over, and the task is in no slab entry.
+            self.invoke(|lp| current::enter(lp, || unsafe { cell.drop_future() }));
+        }
+        // Generation 0 matches no slab entry: `ref_` on it does nothing, as
+        // on any finished task.
+        JoinHandle::new(slot, 0, 0)
+    }
+
+    /// Gives a task that stayed pending in its first poll its slab entry
+    /// and its waker the id naming it.
+    fn install<F>(
+        &mut self,
+        cell: FastRc<TaskCell<F>>,
+        waker: Arc<TaskWaker>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let ex = &mut self.executor;
+        let gen = ex.next_gen();
+        let entry = ex.tasks.vacant_entry();
+        let key = u32::try_from(entry.key()).expect("more than 2^32 live tasks");
+        // From here a wake names the entry, which exists before any code
+        // that could act on that name (a queued or sent poll) runs.
+        waker.id.store(pack(key, gen), Ordering::Release);
+        let deferred = waker.repoll.load(Ordering::Relaxed);
+        if deferred {
+            // Consumed here, not by the task's next `poll_task`.
+            waker.repoll.store(false, Ordering::Relaxed);
+        }
         entry.insert(TaskSlot {
             gen,
             run: unsize_rc!(cell.clone() => dyn Run),
             waker,
             refd: false,
-            polling: false,
-            repoll: false,
         });
+        if deferred {
+            // A nested drain ran the poll a wake asked for while the task
+            // was still in its first poll: `poll_task`'s `repoll`, in effect.
+            self.queue_microtask(move |lp| poll_task(lp, key, gen));
+        }
         let slot = unsize_rc!(cell => slot::Slot<Result<F::Output, Rejection>>);
-        poll_task(self, key, gen);
         JoinHandle::new(slot, key, gen)
     }
 
     /// Number of spawned tasks that have not finished.
     pub fn task_count(&self) -> usize {
-        self.executor.tasks.len()
+        self.executor.tasks.len() + self.executor.first_polls
     }
 
     pub(crate) fn task_set_ref(&mut self, key: u32, gen: u32, on: bool) {
@@ -359,32 +476,41 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     else {
         return; // finished: a late wake
     };
-    if t.polling {
-        t.repoll = true;
+    // The flags live in the waker, which (unlike the slot) does not move
+    // while the task is polled, so they are reached without a second
+    // lookup afterwards.
+    let w: *const TaskWaker = Arc::as_ptr(&t.waker);
+    if t.waker.polling.load(Ordering::Relaxed) {
+        t.waker.repoll.store(true, Ordering::Relaxed);
         return;
     }
-    t.polling = true;
-    let run = t.run.clone();
+    t.waker.polling.store(true, Ordering::Relaxed);
     t.waker.notified.store(false, Ordering::Release);
-    // A waker that borrows the slot's strong reference instead of taking
-    // one (saves an atomic increment and decrement per poll). The slot, and
-    // so the `Arc`, stays in place for the whole poll: only this function
-    // removes a slot, and a nested call for the same task only marks it.
+    // The slot's handle and waker are borrowed, not cloned, for the poll:
+    // the slot stays in the slab until the poll is over (only this function
+    // removes a slot, and a nested call for the same task only marks it).
+    // A nested spawn may grow the slab and move the slot, but not the
+    // allocations its handle and waker point to.
+    let run: *const dyn Run = &*t.run;
     // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
     // slot's, lent, and `ManuallyDrop` never gives it back.
     let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
     let mut cx = Context::from_waker(&waker);
     let r = current::enter(lp, || {
-        // SAFETY: `polling` excludes a nested poll of this task.
-        panic::catch_unwind(AssertUnwindSafe(|| unsafe { run.poll_run(&mut cx) }))
+        // SAFETY: `run` points into an allocation the slot keeps alive for
+        // the whole poll (above); `polling` excludes a nested poll of this
+        // task.
+        panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
     });
     let failure = match r {
         Ok(Poll::Pending) => {
-            if let Some(t) = lp.executor.tasks.get_mut(key as usize) {
-                t.polling = false;
-                if std::mem::take(&mut t.repoll) {
-                    lp.queue_microtask(move |lp| poll_task(lp, key, gen));
-                }
+            // SAFETY: the slot, which holds the waker, is still in the slab
+            // (only this call removes it).
+            let w = unsafe { &*w };
+            w.polling.store(false, Ordering::Relaxed);
+            if w.repoll.load(Ordering::Relaxed) {
+                w.repoll.store(false, Ordering::Relaxed);
+                lp.queue_microtask(move |lp| poll_task(lp, key, gen));
             }
             return;
         }
@@ -392,16 +518,9 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         Err(payload) => Some(Rejection::from_panic(payload)),
     };
     let TaskSlot {
-        run: own,
-        waker,
-        refd,
-        ..
+        run, waker, refd, ..
     } = lp.executor.tasks.remove(key as usize);
-    // Late wakes of a finished task find the flag set and stop there.
-    waker.notified.store(true, Ordering::Release);
-    if lp.executor.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
-        lp.executor.spare_wakers.push(waker);
-    }
+    lp.executor.retire_waker(waker);
     if refd {
         let before = lp.executor.refd;
         lp.executor.refd -= 1;
@@ -415,6 +534,22 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         // a timer); a panic in it has nowhere better to go than the loop's
         // panic policy.
         // SAFETY: the task is out of the slab, so nothing polls it any more.
-        lp.invoke(|lp| current::enter(lp, || unsafe { own.drop_future() }));
+        lp.invoke(|lp| current::enter(lp, || unsafe { run.drop_future() }));
+    }
+}
+
+/// The microtask of a wake made while its task had no slab entry (its
+/// waker names it now, unless the task finished in its first poll).
+pub(crate) fn poll_woken(lp: &mut Loop, w: &TaskWaker) {
+    let id = w.id.load(Ordering::Relaxed);
+    let (key, gen) = (id as u32, (id >> 32) as u32);
+    if gen != 0 {
+        poll_task(lp, key, gen);
+    } else {
+        // Still in its first poll, below us on this thread's stack (a
+        // drain nested in that poll): the spawn queues the poll once the
+        // task has an entry. If it finished there instead, the flag is
+        // never read.
+        w.repoll.store(true, Ordering::Relaxed);
     }
 }

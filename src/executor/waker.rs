@@ -1,8 +1,11 @@
 //! The `Send + Sync` waker of a task.
 //!
 //! It names its task by slab key and generation, never by pointer, so a
-//! waker that outlives its task (or its loop) wakes nothing. A wake goes
-//! one of three ways:
+//! waker that outlives its task (or its loop) wakes nothing. A task that is
+//! still in its first poll (inside [`Loop::spawn`](crate::Loop::spawn)) has
+//! no slab entry yet: its waker's generation is 0, "provisional", and a wake
+//! then carries the waker itself, which names the task once the spawn has
+//! given it an entry (see [`Wake`]). A wake goes one of three ways:
 //! - on the loop thread while the loop is lent (during a poll, or while the
 //!   loop wakes a waker) it queues the poll as a microtask directly, in the
 //!   position a JavaScript continuation would take;
@@ -15,19 +18,41 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Wake;
+use std::task::Wake as StdWake;
 use std::thread::{self, ThreadId};
 
 use crossbeam_channel::Sender;
 
-use super::poll_task;
+use super::{poll_task, poll_woken};
 use crate::current;
 use crate::{AsyncSender, Loop};
 
 thread_local! {
-    /// Wakes made on this thread without a lent loop: (executor, key, gen).
-    static PARKED: RefCell<Vec<(usize, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    /// Wakes made on this thread without a lent loop: (executor, wake).
+    static PARKED: RefCell<Vec<(usize, Wake)>> = const { RefCell::new(Vec::new()) };
     static ANY_PARKED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A poll request that has yet to become a microtask (parked, or crossing
+/// threads).
+pub(crate) enum Wake {
+    /// The task in slab entry `key` with generation `gen`.
+    Task(u32, u32),
+    /// The task of this waker, which had no slab entry yet when woken. By
+    /// the time the request runs the spawn has given it one (or the task
+    /// finished in its first poll); holding the `Arc` keeps the waker from
+    /// being reused for another task meanwhile.
+    Provisional(Arc<TaskWaker>),
+}
+
+impl Wake {
+    /// Queues the poll this request asks for.
+    pub(crate) fn queue(self, lp: &mut Loop) {
+        match self {
+            Wake::Task(key, gen) => lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
+            Wake::Provisional(w) => lp.queue_microtask(move |lp| poll_woken(lp, &w)),
+        }
+    }
 }
 
 /// Whether wakes are parked on this thread (cheap: checked by every drain).
@@ -41,54 +66,87 @@ pub(crate) fn unpark(lp: &mut Loop) -> bool {
     let Some(me) = lp.executor.remote_id() else {
         return false;
     };
-    let mine: Vec<(u32, u32)> = PARKED.with(|p| {
-        let mut p = p.borrow_mut();
-        let mine = p.iter().filter(|w| w.0 == me).map(|w| (w.1, w.2)).collect();
-        p.retain(|w| w.0 != me);
-        ANY_PARKED.with(|c| c.set(!p.is_empty()));
-        mine
-    });
-    for &(key, gen) in &mine {
-        lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+    let mine = take_parked(me);
+    let any = !mine.is_empty();
+    for w in mine {
+        w.queue(lp);
     }
-    !mine.is_empty()
+    any
+}
+
+/// Removes and returns the wakes parked for executor `me` on this thread.
+pub(crate) fn take_parked(me: usize) -> Vec<Wake> {
+    PARKED
+        .try_with(|p| {
+            let mut p = p.borrow_mut();
+            // In order; the list keeps its capacity (other loops' wakes are
+            // rare: one loop per thread is the rule).
+            let mut mine = Vec::with_capacity(p.len());
+            let mut others = Vec::new();
+            for (id, w) in p.drain(..) {
+                if id == me {
+                    mine.push(w);
+                } else {
+                    others.push((id, w));
+                }
+            }
+            p.append(&mut others);
+            ANY_PARKED.with(|c| c.set(!p.is_empty()));
+            mine
+        })
+        .unwrap_or_default()
 }
 
 /// The cross-thread path into a loop's executor.
 pub(crate) struct Remote {
-    pub(crate) tx: Sender<(u32, u32)>,
+    pub(crate) tx: Sender<Wake>,
     pub(crate) sender: AsyncSender,
     /// The thread the loop runs on (a `Loop` is `!Send`, so it never moves).
     pub(crate) loop_thread: ThreadId,
 }
 
+/// Generation 0 names no task: the waker's task is in its first poll and has
+/// no slab entry (or finished in it and never got one).
+pub(crate) const PROVISIONAL: u64 = 0;
+
 pub(crate) struct TaskWaker {
-    /// The task's slab key (low half) and generation (high half). Atomic
-    /// only so that a spare waker can be readied through a shared `Arc`
-    /// without `Arc::get_mut`'s compare-and-swap; see [`TaskWaker::reuse`].
-    id: AtomicU64,
+    /// The task's slab key (low half) and generation (high half), or
+    /// [`PROVISIONAL`]. Written only on the loop thread: by the spawn that
+    /// gives the task its entry, and when a spare waker is readied.
+    pub(crate) id: AtomicU64,
     /// A poll is queued (or the task is finished).
     pub(crate) notified: AtomicBool,
+    /// The task is being polled (by `poll_task`; a first poll needs no
+    /// flag, as nothing can name the task yet). Loop thread only.
+    pub(crate) polling: AtomicBool,
+    /// A poll was asked for while polling (by a drain nested in the poll):
+    /// queued once the poll is over, or, for a first poll, once the spawn
+    /// has given the task its entry. Loop thread only.
+    pub(crate) repoll: AtomicBool,
     remote: Arc<Remote>,
 }
 
 impl TaskWaker {
-    pub(crate) fn new(key: u32, gen: u32, remote: Arc<Remote>) -> TaskWaker {
+    /// A waker for a task about to be polled for the first time.
+    pub(crate) fn new(remote: Arc<Remote>) -> TaskWaker {
         TaskWaker {
-            id: AtomicU64::new(pack(key, gen)),
-            // The spawn polls at once.
-            notified: AtomicBool::new(true),
+            id: AtomicU64::new(PROVISIONAL),
+            notified: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            repoll: AtomicBool::new(false),
             remote,
         }
     }
 
-    /// Readies a finished task's waker for a new task: saves an allocation
-    /// per spawn. The caller holds the only `Arc` (checked with
-    /// [`TaskWaker::unshared`] when it was put aside), so no other thread
-    /// reads these fields meanwhile; relaxed stores suffice.
-    pub(crate) fn reuse(&self, key: u32, gen: u32) {
-        self.id.store(pack(key, gen), Ordering::Relaxed);
-        self.notified.store(true, Ordering::Relaxed);
+    /// Readies a finished task's waker for a new task's first poll: saves
+    /// an allocation per spawn. The caller holds the only `Arc` (checked
+    /// with [`TaskWaker::unshared`]), so no other thread reads these fields
+    /// meanwhile; relaxed stores suffice.
+    pub(crate) fn reset(&self) {
+        self.id.store(PROVISIONAL, Ordering::Relaxed);
+        self.notified.store(false, Ordering::Relaxed);
+        self.polling.store(false, Ordering::Relaxed);
+        self.repoll.store(false, Ordering::Relaxed);
     }
 
     /// Whether `this` is the only handle (no clone of the waker survives):
@@ -105,41 +163,56 @@ impl TaskWaker {
         alone
     }
 
-    fn schedule(&self) {
-        if self.notified.swap(true, Ordering::AcqRel) {
+    /// The wake itself.
+    #[inline]
+    fn schedule(this: &Arc<TaskWaker>) {
+        // Whoever sets the flag makes the request; everyone else stops here.
+        if this.notified.swap(true, Ordering::AcqRel) {
             return;
         }
-        let id = self.id.load(Ordering::Relaxed);
+        // Read after winning the flag. A provisional id makes the request
+        // carry the waker; an id installed meanwhile is as good, as both
+        // name the same task.
+        let id = this.id.load(Ordering::Acquire);
         let (key, gen) = (id as u32, (id >> 32) as u32);
-        if current::queue_microtask_if(
-            |lp| lp.executor.owns(&self.remote),
-            move |lp| poll_task(lp, key, gen),
-        ) {
-            return;
+        let mine = |lp: &Loop| lp.executor.owns(&this.remote);
+        if gen != 0 {
+            if !current::queue_microtask_if(mine, || move |lp| poll_task(lp, key, gen)) {
+                this.route(Wake::Task(key, gen));
+            }
+        } else if !current::queue_microtask_if(mine, || {
+            let w = this.clone();
+            move |lp| poll_woken(lp, &w)
+        }) {
+            this.route(Wake::Provisional(this.clone()));
         }
+    }
+
+    /// Parks or sends a request that could not be queued directly.
+    fn route(&self, w: Wake) {
         if thread::current().id() == self.remote.loop_thread {
             let id = Arc::as_ptr(&self.remote) as usize;
-            PARKED.with(|p| p.borrow_mut().push((id, key, gen)));
+            PARKED.with(|p| p.borrow_mut().push((id, w)));
             ANY_PARKED.with(|c| c.set(true));
         } else {
             // Fails only when the loop is gone: then there is nothing to run.
-            if self.remote.tx.send((key, gen)).is_ok() {
+            if self.remote.tx.send(w).is_ok() {
                 let _ = self.remote.sender.send();
             }
         }
     }
 }
 
-fn pack(key: u32, gen: u32) -> u64 {
+pub(crate) fn pack(key: u32, gen: u32) -> u64 {
     u64::from(key) | (u64::from(gen) << 32)
 }
 
-impl Wake for TaskWaker {
+impl StdWake for TaskWaker {
     fn wake(self: Arc<Self>) {
-        self.schedule();
+        TaskWaker::schedule(&self);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.schedule();
+        TaskWaker::schedule(self);
     }
 }
