@@ -67,6 +67,11 @@ const CONNS: usize = 1000;
 /// rounding on top).
 const MAX_BYTES_PER_CONN: isize = 850;
 const MAX_BLOCKS_PER_CONN: isize = 9;
+/// One-off allocations the loop may make during the 1,000 connections
+/// (a queue's first growth, the handle table's), which made the count read
+/// 9.00x now and then: far below the 1,000 that one more allocation per
+/// connection would add.
+const ONE_OFF_BLOCKS: isize = 64;
 
 /// Opens one connection, makes a 1-byte round trip on it, and returns the
 /// client end once the server has echoed.
@@ -136,8 +141,10 @@ fn an_idle_echo_connection_keeps_a_bounded_heap() {
         per_bytes <= MAX_BYTES_PER_CONN,
         "{per_bytes} bytes per connection > {MAX_BYTES_PER_CONN}"
     );
+    let blocks = blocks1 - blocks0;
     assert!(
-        per_blocks <= MAX_BLOCKS_PER_CONN as f64,
-        "{per_blocks:.2} allocations per connection > {MAX_BLOCKS_PER_CONN}"
+        blocks <= MAX_BLOCKS_PER_CONN * CONNS as isize + ONE_OFF_BLOCKS,
+        "{blocks} allocations for {CONNS} connections ({per_blocks:.3} each) > \
+         {MAX_BLOCKS_PER_CONN} each + {ONE_OFF_BLOCKS}"
     );
 }
