@@ -322,9 +322,9 @@ pub(crate) trait ClosedHook {
 
 /// The stream implementation callbacks (Node's `_read`, `_write`,
 /// `_final`, `_destroy`) of a socket. They capture nothing — each finds
-/// its socket through the stream ([`Socket::from_readable`]) — so a server
-/// makes one set and every socket it accepts shares it: no closure
-/// allocations per connection.
+/// its socket's I/O state as the owner its stream records ([`io_of`]) — so
+/// a server makes one set and every socket it accepts shares it: no
+/// closure allocations per connection.
 #[derive(Clone)]
 pub(crate) struct SocketImpls {
     read: ReadImpl<Bytes>,

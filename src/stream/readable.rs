@@ -242,9 +242,10 @@ impl Readable<super::Bytes> {
             }
             && !self.core.destroyed()
             && !self.core.errored();
-        let listeners = match direct {
-            true => self.core.emitter.listeners::<event::Data<Vec<u8>>>(),
-            false => None,
+        let listeners = if direct {
+            self.core.emitter.listeners::<event::Data<Vec<u8>>>()
+        } else {
+            None
         };
         let Some(listeners) = listeners else {
             return self.push(lp, buf.as_slice().to_vec());

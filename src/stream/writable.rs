@@ -412,8 +412,7 @@ impl<M: Mode> Writable<M> {
 
     /// Whether a `write` now would go straight to `_write` (nothing ends,
     /// fails, corks, buffers or is in flight), so that an owner that can
-    /// finish a chunk on the spot may do so and report it with
-    /// [`Writable::write_done_at_once`].
+    /// run the `_write` itself may do so through [`Writable::write_direct`].
     pub(crate) fn would_write_now(&self) -> bool {
         let s = self.st.borrow();
         !s.ending
