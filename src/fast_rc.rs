@@ -14,15 +14,14 @@
 //! it the same `then` costs about 450 instructions and runs 1.6–1.8× faster.
 //! `docs/dependencies.md` says why the crate rather than a pool of our own.
 //!
-//! In front of mimalloc sits a small per-thread cache of freed blocks, a
-//! list per 16-byte size class up to 256 bytes, at most 32 blocks each. It
-//! serves the other pattern: a block freed just before the next one of its
-//! size is allocated, as in `spawn(child).await` in a loop (the child's
-//! task is freed as the next one is spawned) or a `then` on a settled
-//! promise. There a pop and a push of a list head replace mimalloc's
-//! lookup of the block's page on free and its page free-list on
-//! allocation. A chain torn down as it settles frees far more than the
-//! cache keeps; the rest goes straight back to mimalloc.
+//! For spawned tasks and result slots ([`FastRc::new_recycled`]) a small
+//! per-thread cache of freed blocks sits in front of mimalloc: a list per
+//! 16-byte size class up to 256 bytes, at most 32 blocks each. It serves
+//! the pattern mimalloc is slowest at here, a block freed just before the
+//! next one of its size is allocated, as in `spawn(child).await` in a loop:
+//! a pop and a push of a list head replace mimalloc's page lookup on free
+//! and its page free-list on allocation. Promise nodes bypass it ([`FastRc::new`]):
+//! a chain frees them in a burst, where the cache would only add a check.
 //!
 //! Stable Rust lets a custom pointer neither unsize implicitly nor serve as
 //! a method receiver, so the conversions promises and tasks need (erasing
