@@ -65,7 +65,7 @@ impl<O: 'static> Slot<O> {
 impl<O> Slot<O> {
     /// A waiting slot with `tail` in the same allocation.
     pub(crate) fn with_tail<X>(tail: X) -> FastRc<Slot<O, X>> {
-        FastRc::new(Slot {
+        FastRc::new_recycled(Slot {
             state: RefCell::new(ManuallyDrop::new(State::Waiting(Waiter::Nobody))),
             handled: Cell::new(false),
             reported: Cell::new(false),
