@@ -15,6 +15,7 @@
 use std::cell::Cell;
 use std::ptr::NonNull;
 
+use crate::task::Task;
 use crate::Loop;
 
 thread_local! {
@@ -94,12 +95,12 @@ pub fn with_loop<R>(f: impl FnOnce(&mut Loop) -> R) -> R {
 /// Queues the microtask `make` returns on the loop lent on this thread, if
 /// there is one and `same` accepts it; returns whether it did. A waker's hot
 /// path: one thread-local access, and the loan stays in its slot, because
-/// neither `make` (the executor's own code, which builds a closure) nor the
+/// neither `make` (the executor's own code, which builds a task) nor the
 /// push runs code that could borrow it again.
 #[inline]
-pub(crate) fn queue_microtask_if<T: FnOnce(&mut Loop) + 'static>(
+pub(crate) fn queue_microtask_if(
     same: impl FnOnce(&Loop) -> bool,
-    make: impl FnOnce() -> T,
+    make: impl FnOnce() -> Task,
 ) -> bool {
     let Some(ptr) = CURRENT.with(|c| c.get()) else {
         return false;
@@ -112,6 +113,6 @@ pub(crate) fn queue_microtask_if<T: FnOnce(&mut Loop) + 'static>(
     if !same(lp) {
         return false;
     }
-    lp.queue_microtask(make());
+    lp.node.microtasks.push_back(make());
     true
 }

@@ -389,7 +389,7 @@ impl Loop {
         if deferred {
             // A nested drain ran the poll a wake asked for while the task
             // was still in its first poll: `poll_task`'s `repoll`, in effect.
-            self.queue_microtask(move |lp| poll_task(lp, key, gen));
+            self.queue_poll_task(key, gen);
         }
         let slot = unsize_rc!(cell => slot::Slot<Result<F::Output, Rejection>>);
         JoinHandle::new(slot, key, gen)
@@ -467,6 +467,10 @@ impl Loop {
 }
 
 /// Polls task `key` if it still exists: the microtask a wake queues.
+///
+/// Must be the last thing its microtask does: a task that wakes itself
+/// (an `await` of a finished handle) is polled again here when its poll
+/// request is the next microtask the drain would run.
 pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     let Some(t) = lp
         .executor
@@ -484,8 +488,6 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         t.waker.repoll.store(true, Ordering::Relaxed);
         return;
     }
-    t.waker.polling.store(true, Ordering::Relaxed);
-    t.waker.notified.store(false, Ordering::Release);
     // The slot's handle and waker are borrowed, not cloned, for the poll:
     // the slot stays in the slab until the poll is over (only this function
     // removes a slot, and a nested call for the same task only marks it).
@@ -495,27 +497,39 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
     // slot's, lent, and `ManuallyDrop` never gives it back.
     let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
-    let mut cx = Context::from_waker(&waker);
-    let r = current::enter(lp, || {
-        // SAFETY: `run` points into an allocation the slot keeps alive for
-        // the whole poll (above); `polling` excludes a nested poll of this
-        // task.
-        panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
-    });
-    let failure = match r {
-        Ok(Poll::Pending) => {
-            // SAFETY: the slot, which holds the waker, is still in the slab
-            // (only this call removes it).
-            let w = unsafe { &*w };
-            w.polling.store(false, Ordering::Relaxed);
-            if w.repoll.load(Ordering::Relaxed) {
-                w.repoll.store(false, Ordering::Relaxed);
-                lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+    // SAFETY: the slot, which holds the waker, stays in the slab until
+    // the task finishes (only this call removes it, below the loop).
+    let w = unsafe { &*w };
+    let failure = loop {
+        w.polling.store(true, Ordering::Relaxed);
+        w.notified.store(false, Ordering::Release);
+        let mut cx = Context::from_waker(&waker);
+        let r = current::enter(lp, || {
+            // SAFETY: `run` points into an allocation the slot keeps alive
+            // for the whole poll (above); `polling` excludes a nested poll
+            // of this task.
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
+        });
+        match r {
+            Ok(Poll::Pending) => {
+                w.polling.store(false, Ordering::Relaxed);
+                if w.repoll.load(Ordering::Relaxed) {
+                    w.repoll.store(false, Ordering::Relaxed);
+                    lp.queue_poll_task(key, gen);
+                }
+                // What the drain would do next: stop if a panic waits to
+                // propagate, else run the head of the microtask queue. When
+                // that is this task's own poll (it woke itself, and nothing
+                // was queued before), run it here, without the trip through
+                // the queue and the slab; ticks queued meanwhile wait for
+                // the microtask queue to empty either way.
+                if lp.unwinding() || !lp.take_poll_task(key, gen) {
+                    return;
+                }
             }
-            return;
+            Ok(Poll::Ready(())) => break None,
+            Err(payload) => break Some(Rejection::from_panic(payload)),
         }
-        Ok(Poll::Ready(())) => None,
-        Err(payload) => Some(Rejection::from_panic(payload)),
     };
     let TaskSlot {
         run, waker, refd, ..
@@ -540,10 +554,14 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
 
 /// The microtask of a wake made while its task had no slab entry (its
 /// waker names it now, unless the task finished in its first poll).
-pub(crate) fn poll_woken(lp: &mut Loop, w: &TaskWaker) {
+pub(crate) fn poll_woken(lp: &mut Loop, w: Arc<TaskWaker>) {
     let id = w.id.load(Ordering::Relaxed);
     let (key, gen) = (id as u32, (id >> 32) as u32);
     if gen != 0 {
+        // The request's hold on the waker ends here (its id is read): were
+        // it held through the poll, a task finishing in it would find its
+        // waker shared and could not spare it.
+        drop(w);
         poll_task(lp, key, gen);
     } else {
         // Still in its first poll, below us on this thread's stack (a

@@ -23,8 +23,9 @@ use std::thread::{self, ThreadId};
 
 use crossbeam_channel::Sender;
 
-use super::{poll_task, poll_woken};
+use super::poll_woken;
 use crate::current;
+use crate::task::Task;
 use crate::{AsyncSender, Loop};
 
 thread_local! {
@@ -49,8 +50,8 @@ impl Wake {
     /// Queues the poll this request asks for.
     pub(crate) fn queue(self, lp: &mut Loop) {
         match self {
-            Wake::Task(key, gen) => lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
-            Wake::Provisional(w) => lp.queue_microtask(move |lp| poll_woken(lp, &w)),
+            Wake::Task(key, gen) => lp.queue_poll_task(key, gen),
+            Wake::Provisional(w) => lp.queue_microtask(move |lp| poll_woken(lp, w)),
         }
     }
 }
@@ -177,12 +178,12 @@ impl TaskWaker {
         let (key, gen) = (id as u32, (id >> 32) as u32);
         let mine = |lp: &Loop| lp.executor.owns(&this.remote);
         if gen != 0 {
-            if !current::queue_microtask_if(mine, || move |lp| poll_task(lp, key, gen)) {
+            if !current::queue_microtask_if(mine, || Task::poll_task(key, gen)) {
                 this.route(Wake::Task(key, gen));
             }
         } else if !current::queue_microtask_if(mine, || {
             let w = this.clone();
-            move |lp| poll_woken(lp, &w)
+            Task::new(move |lp| poll_woken(lp, w))
         }) {
             this.route(Wake::Provisional(this.clone()));
         }

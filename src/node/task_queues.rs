@@ -49,6 +49,28 @@ impl Loop {
         self.node.microtasks.push_back(Task::new(f));
     }
 
+    /// Queues the poll of task `key` of generation `gen` as a microtask (a
+    /// wake), in a form [`Loop::take_poll_task`] recognises.
+    #[inline]
+    pub(crate) fn queue_poll_task(&mut self, key: u32, gen: u32) {
+        self.node.microtasks.push_back(Task::poll_task(key, gen));
+    }
+
+    /// Removes the microtask at the head of the queue if it is the poll of
+    /// task `key` of generation `gen`: the microtask the drain would run
+    /// next, which the caller then runs in its place.
+    #[inline]
+    pub(crate) fn take_poll_task(&mut self, key: u32, gen: u32) -> bool {
+        let q = &mut self.node.microtasks;
+        if q.front().is_some_and(|m| m.is_poll_task(key, gen)) {
+            // Nothing to drop in a poll request.
+            std::mem::forget(q.pop_front());
+            true
+        } else {
+            false
+        }
+    }
+
     /// Runs ticks, then microtasks, until both queues are empty. Not
     /// re-entrant: called from inside a drain it returns at once, as Node's
     /// tick processing does.
