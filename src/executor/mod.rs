@@ -140,11 +140,33 @@ impl Executor {
     /// at its flag.
     #[inline]
     fn retire_waker(&mut self, waker: Arc<TaskWaker>) {
-        if self.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
+        if TaskWaker::unshared(&waker) {
             waker.reset();
-            self.spare_wakers.push(waker);
+            self.keep_spare(waker);
         } else {
             waker.notified.store(true, Ordering::Release);
+        }
+    }
+
+    /// `retire_waker` for a task that finished in its first poll: its
+    /// waker never got an id and was never marked polling, so only the
+    /// wake flags need resetting.
+    #[inline]
+    fn retire_first_poll_waker(&mut self, waker: Arc<TaskWaker>) {
+        if TaskWaker::unshared(&waker) {
+            waker.reset_after_first_poll();
+            self.keep_spare(waker);
+        } else {
+            waker.notified.store(true, Ordering::Release);
+        }
+    }
+
+    /// Keeps an unshared, reset waker for reuse (or drops it if enough are
+    /// kept).
+    #[inline]
+    fn keep_spare(&mut self, waker: Arc<TaskWaker>) {
+        if self.spare_wakers.len() < SPARE_WAKERS {
+            self.spare_wakers.push(waker);
         }
     }
 
@@ -339,7 +361,7 @@ impl Loop {
             Ok(Poll::Ready(v)) => Ok(v.expect("a fresh future is there")),
             Err(payload) => Err(Rejection::from_panic(payload)),
         };
-        self.executor.retire_waker(waker);
+        self.executor.retire_first_poll_waker(waker);
         let failed = out.is_err();
         // No handle exists yet, so nothing waits for the result.
         cell.set_unwatched(out);

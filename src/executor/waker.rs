@@ -150,6 +150,16 @@ impl TaskWaker {
         self.repoll.store(false, Ordering::Relaxed);
     }
 
+    /// [`TaskWaker::reset`] for a waker whose task finished in its first
+    /// poll: `id` is still provisional and `polling` was never set, as a
+    /// spare waker is readied with both.
+    pub(crate) fn reset_after_first_poll(&self) {
+        debug_assert_eq!(self.id.load(Ordering::Relaxed), PROVISIONAL);
+        debug_assert!(!self.polling.load(Ordering::Relaxed));
+        self.notified.store(false, Ordering::Relaxed);
+        self.repoll.store(false, Ordering::Relaxed);
+    }
+
     /// Whether `this` is the only handle (no clone of the waker survives):
     /// then it can be reused. Two plain loads instead of a compare-and-swap.
     pub(crate) fn unshared(this: &Arc<TaskWaker>) -> bool {
