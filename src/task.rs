@@ -63,9 +63,7 @@ impl<F: FnOnce(&mut Loop)> Boxed<F> {
     }
 }
 
-/// The microtask of a task's wake, `poll_task(key, gen)`: one static vtable
-/// (a unique address, unlike a per-closure constant), so the executor can
-/// recognise it at the head of the queue (see `executor::poll_task`).
+/// The microtask of a task's wake, `poll_task(key, gen)`.
 static POLL_TASK: VTable = VTable {
     call: poll_task_call,
     drop: poll_task_drop,
@@ -98,14 +96,6 @@ impl Task {
             data,
             vtable: &POLL_TASK,
         }
-    }
-
-    /// Whether this is [`Task::poll_task`]`(key, gen)`.
-    #[inline]
-    pub(crate) fn is_poll_task(&self, key: u32, gen: u32) -> bool {
-        // SAFETY: a task with this vtable was made by `poll_task`, which
-        // wrote its ids there.
-        ptr::eq(self.vtable, &POLL_TASK) && unsafe { poll_task_ids(&self.data) } == (key, gen)
     }
 
     #[inline]

@@ -1599,3 +1599,60 @@ fn a_self_wake_is_not_repolled_while_a_panic_waits_to_propagate() {
     assert_eq!(polls.get(), 3, "the wake's poll still runs, once");
     assert_eq!(lp.task_count(), 0);
 }
+
+#[test]
+fn a_self_wake_counts_as_a_pending_microtask_until_it_runs() {
+    // The wake's poll request is not in the queue while the task is
+    // polled, but the queue must look the same as if it were.
+    let mut lp = Loop::new();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let mut n = 0;
+    lp.spawn(std::future::poll_fn(move |cx| {
+        n += 1;
+        match n {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                s.borrow_mut().push(with_loop(|lp| lp.has_pending_tasks()));
+                cx.waker().wake_by_ref();
+                s.borrow_mut().push(with_loop(|lp| lp.has_pending_tasks()));
+            }
+            _ => return Poll::Ready(()),
+        }
+        Poll::Pending
+    }));
+    lp.run_default();
+    assert_eq!(*seen.borrow(), [false, true]);
+    assert!(!lp.has_pending_tasks());
+}
+
+#[test]
+fn a_task_that_wakes_itself_and_then_panics_leaves_its_wake_queued() {
+    // The wake was made, so its (now late) request is queued when the
+    // task's destructor runs, as any microtask queued by the poll would be.
+    struct DropProbe(Rc<Cell<Option<bool>>>);
+    impl Drop for DropProbe {
+        fn drop(&mut self) {
+            self.0.set(Some(with_loop(|lp| lp.has_pending_tasks())));
+        }
+    }
+    let mut lp = Loop::new();
+    let pending_at_drop = Rc::new(Cell::new(None));
+    let probe = DropProbe(pending_at_drop.clone());
+    let mut n = 0;
+    let h = lp.spawn(std::future::poll_fn(move |cx| {
+        let _ = &probe;
+        n += 1;
+        if n == 1 {
+            cx.waker().wake_by_ref();
+            return Poll::<()>::Pending;
+        }
+        cx.waker().wake_by_ref();
+        panic!("after waking itself")
+    }));
+    lp.run_default();
+    assert_eq!(pending_at_drop.get(), Some(true));
+    let p = h.into_promise(&mut lp);
+    lp.run_default();
+    assert!(p.peek().unwrap().is_err());
+}

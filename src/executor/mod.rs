@@ -98,6 +98,11 @@ pub(crate) struct Executor {
     /// Tasks in their first poll (inside `Loop::spawn`): not in `tasks`
     /// yet, but unfinished.
     first_polls: usize,
+    /// The task being polled by `poll_task` woke itself while the
+    /// microtask queue was empty: its poll request belongs at the head of
+    /// the queue, and `poll_task` either runs it at once or puts it there
+    /// (see `Loop::queue_wake`).
+    pub(crate) head_repoll: bool,
 }
 
 /// How many spare wakers to keep.
@@ -481,6 +486,24 @@ where
 }
 
 impl Loop {
+    /// Queues the poll that a wake of task `key` of generation `gen` asks
+    /// for, made on the loop thread while the loop is lent. `polling`: the
+    /// task is the one `poll_task` is polling now.
+    ///
+    /// A task that wakes itself onto an empty microtask queue (an `await`
+    /// of a finished handle) does not queue the request: as nothing pops
+    /// the queue during a poll, the request would be at its head when the
+    /// poll ends, whatever is queued after it, so `poll_task` runs it next
+    /// itself, or puts it at the head (`head_repoll`).
+    #[inline]
+    pub(crate) fn queue_wake(&mut self, key: u32, gen: u32, polling: bool) {
+        if polling && self.node.microtasks.is_empty() {
+            self.executor.head_repoll = true;
+        } else {
+            self.queue_poll_task(key, gen);
+        }
+    }
+
     /// The drain's hook for the executor: queues the polls of wakes made
     /// from plain callbacks on this thread. Returns whether it queued any.
     pub(crate) fn unpark_wakes(&mut self) -> bool {
@@ -491,9 +514,13 @@ impl Loop {
 /// Polls task `key` if it still exists: the microtask a wake queues.
 ///
 /// Must be the last thing its microtask does: a task that wakes itself
-/// (an `await` of a finished handle) is polled again here when its poll
-/// request is the next microtask the drain would run.
+/// (an `await` of a finished handle) onto an empty microtask queue is
+/// polled again here, as the drain would do next.
 pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
+    // Only the drain runs this (a wake's microtask), and drains do not
+    // nest: nothing pops the microtask queue while the task is polled,
+    // which `queue_wake` relies on.
+    debug_assert!(lp.node.draining);
     let Some(t) = lp
         .executor
         .tasks
@@ -532,6 +559,9 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
             // of this task.
             panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
         });
+        // The task woke itself onto an empty queue: its request is the
+        // head of the queue now (nothing pops it during a poll).
+        let at_head = std::mem::take(&mut lp.executor.head_repoll);
         match r {
             Ok(Poll::Pending) => {
                 w.polling.store(false, Ordering::Relaxed);
@@ -540,17 +570,26 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
                     lp.queue_poll_task(key, gen);
                 }
                 // What the drain would do next: stop if a panic waits to
-                // propagate, else run the head of the microtask queue. When
-                // that is this task's own poll (it woke itself, and nothing
-                // was queued before), run it here, without the trip through
-                // the queue and the slab; ticks queued meanwhile wait for
-                // the microtask queue to empty either way.
-                if lp.unwinding() || !lp.take_poll_task(key, gen) {
+                // propagate, else run the head of the queue, which is this
+                // very poll: run here, without the trip through the queue
+                // and the slab. Ticks queued meanwhile wait for the
+                // microtask queue to empty either way.
+                if !at_head {
+                    return;
+                }
+                if lp.unwinding() {
+                    lp.queue_poll_task_first(key, gen);
                     return;
                 }
             }
-            Ok(Poll::Ready(())) => break None,
-            Err(payload) => break Some(Rejection::from_panic(payload)),
+            r => {
+                if at_head {
+                    // A late wake now, but queued all the same, as it was
+                    // made.
+                    lp.queue_poll_task_first(key, gen);
+                }
+                break r.err().map(Rejection::from_panic);
+            }
         }
     };
     let TaskSlot {

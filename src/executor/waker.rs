@@ -25,7 +25,6 @@ use crossbeam_channel::Sender;
 
 use super::poll_woken;
 use crate::current;
-use crate::task::Task;
 use crate::{AsyncSender, Loop};
 
 thread_local! {
@@ -188,12 +187,16 @@ impl TaskWaker {
         let (key, gen) = (id as u32, (id >> 32) as u32);
         let mine = |lp: &Loop| lp.executor.owns(&this.remote);
         if gen != 0 {
-            if !current::queue_microtask_if(mine, || Task::poll_task(key, gen)) {
+            // `polling` is read on the loop thread (the loan is there).
+            let queue = |lp: &mut Loop| {
+                lp.queue_wake(key, gen, this.polling.load(Ordering::Relaxed));
+            };
+            if !current::with_lent_if(mine, queue) {
                 this.route(Wake::Task(key, gen));
             }
-        } else if !current::queue_microtask_if(mine, || {
+        } else if !current::with_lent_if(mine, |lp| {
             let w = this.clone();
-            Task::new(move |lp| poll_woken(lp, w))
+            lp.queue_microtask(move |lp| poll_woken(lp, w));
         }) {
             this.route(Wake::Provisional(this.clone()));
         }

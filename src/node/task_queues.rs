@@ -56,19 +56,12 @@ impl Loop {
         self.node.microtasks.push_back(Task::poll_task(key, gen));
     }
 
-    /// Removes the microtask at the head of the queue if it is the poll of
-    /// task `key` of generation `gen`: the microtask the drain would run
-    /// next, which the caller then runs in its place.
+    /// Queues the poll of task `key` of generation `gen` at the head of the
+    /// microtask queue: where a self-wake's request stands that was not
+    /// queued when it was made (see `Loop::queue_wake`).
     #[inline]
-    pub(crate) fn take_poll_task(&mut self, key: u32, gen: u32) -> bool {
-        let q = &mut self.node.microtasks;
-        if q.front().is_some_and(|m| m.is_poll_task(key, gen)) {
-            // Nothing to drop in a poll request.
-            std::mem::forget(q.pop_front());
-            true
-        } else {
-            false
-        }
+    pub(crate) fn queue_poll_task_first(&mut self, key: u32, gen: u32) {
+        self.node.microtasks.push_front(Task::poll_task(key, gen));
     }
 
     /// Runs ticks, then microtasks, until both queues are empty. Not
@@ -124,6 +117,7 @@ impl Loop {
     /// assert!(!lp.has_pending_tasks());
     /// ```
     pub fn has_pending_tasks(&self) -> bool {
-        !self.node.ticks.is_empty() || !self.node.microtasks.is_empty()
+        // A self-wake not queued yet counts (see `Loop::queue_wake`).
+        !self.node.ticks.is_empty() || !self.node.microtasks.is_empty() || self.executor.head_repoll
     }
 }
