@@ -185,8 +185,8 @@ impl TaskWaker {
         // name the same task.
         let id = this.id.load(Ordering::Acquire);
         let (key, gen) = (id as u32, (id >> 32) as u32);
-        let mine = |lp: &Loop| lp.executor.owns(&this.remote);
         if gen != 0 {
+            let mine = |lp: &Loop| lp.executor.owns(&this.remote);
             // `polling` is read on the loop thread (the loan is there).
             let queue = |lp: &mut Loop| {
                 lp.queue_wake(key, gen, this.polling.load(Ordering::Relaxed));
@@ -194,7 +194,18 @@ impl TaskWaker {
             if !current::with_lent_if(mine, queue) {
                 this.route(Wake::Task(key, gen));
             }
-        } else if !current::with_lent_if(mine, |lp| {
+        } else {
+            Self::schedule_provisional(this);
+        }
+    }
+
+    /// `schedule` for a task in its first poll, out of line: the common
+    /// wake (of a task with an entry) then saves no registers it does not
+    /// use.
+    #[inline(never)]
+    fn schedule_provisional(this: &Arc<TaskWaker>) {
+        let mine = |lp: &Loop| lp.executor.owns(&this.remote);
+        if !current::with_lent_if(mine, |lp| {
             let w = this.clone();
             lp.queue_microtask(move |lp| poll_woken(lp, w));
         }) {
@@ -203,6 +214,7 @@ impl TaskWaker {
     }
 
     /// Parks or sends a request that could not be queued directly.
+    #[inline(never)]
     fn route(&self, w: Wake) {
         if thread::current().id() == self.remote.loop_thread {
             let id = Arc::as_ptr(&self.remote) as usize;
