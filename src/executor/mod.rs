@@ -31,12 +31,11 @@ mod waker;
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crossbeam_channel::{unbounded, Receiver};
 use slab::Slab;
@@ -350,9 +349,7 @@ impl Loop {
             out: Cell::new(None),
         });
         // Lent as in `poll_task`: `waker` outlives the poll, on this frame.
-        // SAFETY: `Waker::from(Arc)` owns one strong count; this one is
-        // `waker`'s, lent, and `ManuallyDrop` never gives it back.
-        let lent = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&waker)) }));
+        let lent = TaskWaker::lend(&waker);
         let mut cx = Context::from_waker(&lent);
         self.executor.first_polls += 1;
         let r = current::enter(self, || {
@@ -543,9 +540,8 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     // A nested spawn may grow the slab and move the slot, but not the
     // allocations its handle and waker point to.
     let run: *const dyn Run = &*t.run;
-    // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
-    // slot's, lent, and `ManuallyDrop` never gives it back.
-    let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
+    // The slot's count, lent (the slot outlives the polls, see below).
+    let waker = TaskWaker::lend(&t.waker);
     // SAFETY: the slot, which holds the waker, stays in the slab until
     // the task finishes (only this call removes it, below the loop).
     let w = unsafe { &*w };

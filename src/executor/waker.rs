@@ -16,9 +16,10 @@
 //!   `mio::Waker`.
 
 use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Wake as StdWake;
+use std::task::{RawWaker, RawWakerVTable, Waker};
 use std::thread::{self, ThreadId};
 
 use crossbeam_channel::Sender;
@@ -233,12 +234,83 @@ pub(crate) fn pack(key: u32, gen: u32) -> u64 {
     u64::from(key) | (u64::from(gen) << 32)
 }
 
-impl StdWake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        TaskWaker::schedule(&self);
+impl TaskWaker {
+    /// A `Waker` for `this` that borrows the caller's strong count instead
+    /// of owning one: the caller keeps `this` alive for as long as the
+    /// `Waker` is used, and never drops it (it owns no count to give back).
+    #[inline]
+    pub(crate) fn lend(this: &Arc<TaskWaker>) -> ManuallyDrop<Waker> {
+        let raw = RawWaker::new(Arc::as_ptr(this).cast(), &VTABLE);
+        // SAFETY: `VTABLE` implements the `RawWaker` contract for a pointer
+        // from `Arc::as_ptr` (see the functions); `TaskWaker` is `Send +
+        // Sync`, as a `Waker` must be.
+        ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
     }
+}
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        TaskWaker::schedule(self);
+// The `Waker` of a task: what `Waker::from(Arc<TaskWaker>)` would make, with
+// the wake reached in one call (the standard one goes through a second,
+// generic function that is not inlined into it).
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_by_ref_raw, drop_raw);
+
+/// Every `data` pointer below comes from `Arc::as_ptr` of a live
+/// `Arc<TaskWaker>`, and owns one strong count (except the lent one, which
+/// is never dropped or woken by value).
+unsafe fn clone_raw(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds (or borrows) a live count.
+    unsafe { Arc::increment_strong_count(data.cast::<TaskWaker>()) };
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake_raw(data: *const ()) {
+    // SAFETY: the waker owns the count, given up here.
+    let this = unsafe { Arc::from_raw(data.cast::<TaskWaker>()) };
+    TaskWaker::schedule(&this);
+}
+
+unsafe fn wake_by_ref_raw(data: *const ()) {
+    // SAFETY: borrowed: `ManuallyDrop` leaves the count with the waker.
+    let this = ManuallyDrop::new(unsafe { Arc::from_raw(data.cast::<TaskWaker>()) });
+    TaskWaker::schedule(&this);
+}
+
+unsafe fn drop_raw(data: *const ()) {
+    // SAFETY: the waker owns the count, given up here.
+    drop(unsafe { Arc::from_raw(data.cast::<TaskWaker>()) });
+}
+
+// A `Waker` made from raw parts is `Send + Sync` whatever it points to;
+// this keeps that true of what it points to.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<TaskWaker>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waker_vtable_counts_clones_and_wakes_by_value() {
+        let mut lp = Loop::new();
+        let remote = super::super::remote_wakes(&mut lp);
+        let me = Arc::as_ptr(&remote) as usize;
+        let w = Arc::new(TaskWaker::new(remote));
+        w.id.store(pack(3, 7), Ordering::Relaxed);
+        let lent = TaskWaker::lend(&w);
+        assert_eq!(Arc::strong_count(&w), 1, "lending takes no count");
+        let a = (*lent).clone();
+        let b = a.clone();
+        assert!(a.will_wake(&lent));
+        assert_eq!(Arc::strong_count(&w), 3);
+        drop(b);
+        assert_eq!(Arc::strong_count(&w), 2);
+        // No loop is lent here: the wake is parked, and gives its count up.
+        a.wake();
+        assert_eq!(Arc::strong_count(&w), 1);
+        lent.wake_by_ref(); // coalesced
+        let parked = take_parked(me);
+        assert!(matches!(parked[..], [Wake::Task(3, 7)]));
+        assert_eq!(Arc::strong_count(&w), 1);
     }
 }
