@@ -91,16 +91,12 @@ pub fn with_loop<R>(f: impl FnOnce(&mut Loop) -> R) -> R {
     }
 }
 
-/// Queues the microtask `make` returns on the loop lent on this thread, if
-/// there is one and `same` accepts it; returns whether it did. A waker's hot
-/// path: one thread-local access, and the loan stays in its slot, because
-/// neither `make` (the executor's own code, which builds a closure) nor the
-/// push runs code that could borrow it again.
+/// Runs `f` with the loop lent on this thread, if there is one and `same`
+/// accepts it; returns whether it did. A waker's hot path: one thread-local
+/// access, and the loan stays in its slot, because `f` (the executor's own
+/// code, which queues a poll) runs no code that could borrow it again.
 #[inline]
-pub(crate) fn queue_microtask_if<T: FnOnce(&mut Loop) + 'static>(
-    same: impl FnOnce(&Loop) -> bool,
-    make: impl FnOnce() -> T,
-) -> bool {
+pub(crate) fn with_lent_if(same: impl FnOnce(&Loop) -> bool, f: impl FnOnce(&mut Loop)) -> bool {
     let Some(ptr) = CURRENT.with(|c| c.get()) else {
         return false;
     };
@@ -112,6 +108,6 @@ pub(crate) fn queue_microtask_if<T: FnOnce(&mut Loop) + 'static>(
     if !same(lp) {
         return false;
     }
-    lp.queue_microtask(make());
+    f(lp);
     true
 }

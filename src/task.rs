@@ -63,7 +63,41 @@ impl<F: FnOnce(&mut Loop)> Boxed<F> {
     }
 }
 
+/// The microtask of a task's wake, `poll_task(key, gen)`.
+static POLL_TASK: VTable = VTable {
+    call: poll_task_call,
+    drop: poll_task_drop,
+};
+
+unsafe fn poll_task_call(data: *mut Storage, lp: &mut Loop) {
+    let (key, gen) = poll_task_ids(data);
+    crate::executor::poll_task(lp, key, gen)
+}
+
+unsafe fn poll_task_drop(_: *mut Storage) {}
+
+/// The key and generation a `POLL_TASK` task stores in its first word.
+#[inline]
+unsafe fn poll_task_ids(data: *const Storage) -> (u32, u32) {
+    let id = ptr::read_unaligned(data.cast::<u64>());
+    (id as u32, (id >> 32) as u32)
+}
+
 impl Task {
+    /// The microtask that polls task `key` of generation `gen`.
+    #[inline]
+    pub(crate) fn poll_task(key: u32, gen: u32) -> Task {
+        let mut data: Storage = [MaybeUninit::uninit(); WORDS];
+        let id = u64::from(key) | (u64::from(gen) << 32);
+        // SAFETY: a `u64` fits in the storage (unaligned: a 32-bit target's
+        // words may be less aligned than a `u64`).
+        unsafe { ptr::write_unaligned(data.as_mut_ptr().cast::<u64>(), id) };
+        Task {
+            data,
+            vtable: &POLL_TASK,
+        }
+    }
+
     #[inline]
     pub(crate) fn new<F: FnOnce(&mut Loop) + 'static>(f: F) -> Task {
         let mut data: Storage = [MaybeUninit::uninit(); WORDS];

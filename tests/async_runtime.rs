@@ -1360,3 +1360,299 @@ fn a_panic_in_the_first_poll_rejects_and_drops_the_future_once() {
     assert_eq!(p.peek().unwrap().unwrap(), "panicked: first poll");
     assert_eq!(drops.get(), 1);
 }
+
+// A task that wakes itself (an `await` of a finished handle does) is polled
+// again by `poll_task` itself when its poll request is the next microtask
+// the drain would run. These pin down that it is never polled earlier than
+// the drain would have polled it.
+
+/// Queues a microtask that logs `s`, from inside a task.
+fn log_later(log: &Rc<RefCell<Vec<String>>>, s: &'static str) {
+    let l = log.clone();
+    with_loop(|lp| lp.queue_microtask(move |_| push(&l, s)));
+}
+
+#[test]
+fn a_task_that_wakes_itself_is_repolled_in_its_place_among_microtasks() {
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let mut n = 0;
+    lp.spawn(std::future::poll_fn(move |cx| {
+        n += 1;
+        push(&l, &format!("poll {n}"));
+        match n {
+            // The first poll's wake goes through the provisional path.
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                log_later(&l, "queued before the wake");
+                cx.waker().wake_by_ref();
+            }
+            3 => {
+                cx.waker().wake_by_ref();
+                log_later(&l, "queued after the wake");
+                let t = l.clone();
+                // Waits until the microtask queue is empty.
+                with_loop(|lp| lp.next_tick(move |_| push(&t, "tick")));
+            }
+            4 => cx.waker().wake_by_ref(),
+            _ => return Poll::Ready(()),
+        }
+        Poll::Pending
+    }));
+    lp.run_default();
+    assert_eq!(
+        *log.borrow(),
+        [
+            "poll 1",
+            "poll 2",
+            "queued before the wake",
+            "poll 3",
+            "poll 4",
+            "queued after the wake",
+            "poll 5",
+            "tick"
+        ]
+    );
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn join_of_a_finished_handle_and_a_microtask_keeps_the_drains_order() {
+    use futures_util::future::join;
+    for handle_first in [true, false] {
+        let mut lp = Loop::new();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let (la, lb) = (log.clone(), log.clone());
+        lp.spawn(async move {
+            // Polled from the drain from here on.
+            spawn(async {}).await.unwrap();
+            let a = async move {
+                let v = spawn(async { 7 }).await.unwrap();
+                push(&la, &format!("handle gave {v}"));
+            };
+            // Pending until the microtask its first poll queues has run.
+            let ran = Rc::new(Cell::new(false));
+            let mut queued = false;
+            let b = std::future::poll_fn(move |cx| {
+                if ran.get() {
+                    push(&lb, "b done");
+                    return Poll::Ready(());
+                }
+                if std::mem::replace(&mut queued, true) {
+                    return Poll::Pending;
+                }
+                let (r, l, w) = (ran.clone(), lb.clone(), cx.waker().clone());
+                with_loop(|lp| {
+                    lp.queue_microtask(move |_| {
+                        push(&l, "b's microtask");
+                        r.set(true);
+                        w.wake();
+                    })
+                });
+                Poll::Pending
+            });
+            if handle_first {
+                join(a, b).await;
+            } else {
+                join(b, a).await;
+            }
+        });
+        lp.run_default();
+        let want = if handle_first {
+            ["handle gave 7", "b's microtask", "b done"]
+        } else {
+            ["b's microtask", "b done", "handle gave 7"]
+        };
+        assert_eq!(*log.borrow(), want, "handle first: {handle_first}");
+        assert_eq!(lp.task_count(), 0);
+    }
+}
+
+#[test]
+fn a_self_waking_task_in_a_nested_drain_keeps_the_order() {
+    // The drain runs inside another task's first poll (which runs the
+    // loop); the self-waking task is polled from it.
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let kept = Rc::new(RefCell::new(None::<Waker>));
+    let (l, k) = (log.clone(), kept.clone());
+    let mut n = 0;
+    lp.spawn(std::future::poll_fn(move |cx| {
+        n += 1;
+        match n {
+            1 => *k.borrow_mut() = Some(cx.waker().clone()),
+            2 => {
+                push(&l, "poll 2");
+                log_later(&l, "x");
+                cx.waker().wake_by_ref();
+            }
+            3 => {
+                push(&l, "poll 3");
+                cx.waker().wake_by_ref();
+                log_later(&l, "y");
+            }
+            _ => {
+                push(&l, &format!("poll {n}"));
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }));
+    let l = log.clone();
+    lp.spawn(async move {
+        kept.borrow_mut().take().unwrap().wake();
+        with_loop(|lp| lp.run(RunMode::NoWait));
+        push(&l, "nested run returned");
+    });
+    assert_eq!(
+        *log.borrow(),
+        [
+            "poll 2",
+            "x",
+            "poll 3",
+            "poll 4",
+            "y",
+            "nested run returned"
+        ]
+    );
+    lp.run_default();
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_panic_in_a_repoll_fails_the_task_and_the_drain_goes_on() {
+    let mut lp = Loop::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let mut n = 0;
+    let h = lp.spawn(std::future::poll_fn(move |cx| {
+        n += 1;
+        push(&l, &format!("poll {n}"));
+        match n {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                cx.waker().wake_by_ref();
+                log_later(&l, "queued after the wake");
+            }
+            _ => panic!("in the repoll"),
+        }
+        Poll::<()>::Pending
+    }));
+    let l = log.clone();
+    lp.spawn(async move {
+        let e = h.await.unwrap_err();
+        assert!(matches!(e.kind(), RejectionKind::Panicked(m) if m == "in the repoll"));
+        push(&l, &e.to_string());
+    });
+    lp.run_default();
+    assert_eq!(
+        *log.borrow(),
+        [
+            "poll 1",
+            "poll 2",
+            "poll 3",
+            "queued after the wake",
+            "panicked: in the repoll"
+        ]
+    );
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_self_wake_is_not_repolled_while_a_panic_waits_to_propagate() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("dropping the child");
+        }
+    }
+    let mut lp = Loop::new();
+    let polls = Rc::new(Cell::new(0));
+    let child = Rc::new(RefCell::new(None));
+    let (p, c) = (polls.clone(), child.clone());
+    lp.spawn(std::future::poll_fn(move |cx| {
+        p.set(p.get() + 1);
+        match p.get() {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                cx.waker().wake_by_ref();
+                // The child panics, and so does dropping it: the loop's
+                // panic policy (no handler) makes `run` rethrow that after
+                // this callback, with nothing run in between.
+                let g = PanicOnDrop;
+                *c.borrow_mut() = Some(spawn(std::future::poll_fn(move |_| -> Poll<()> {
+                    let _ = &g;
+                    panic!("child")
+                })));
+            }
+            _ => return Poll::Ready(()),
+        }
+        Poll::Pending
+    }));
+    let err =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_default())).unwrap_err();
+    assert_eq!(*err.downcast::<&str>().unwrap(), "dropping the child");
+    assert_eq!(polls.get(), 2, "polled again before the panic propagated");
+    drop(child.borrow_mut().take());
+    lp.run_default();
+    assert_eq!(polls.get(), 3, "the wake's poll still runs, once");
+    assert_eq!(lp.task_count(), 0);
+}
+
+#[test]
+fn a_self_wake_counts_as_a_pending_microtask_until_it_runs() {
+    // The wake's poll request is not in the queue while the task is
+    // polled, but the queue must look the same as if it were.
+    let mut lp = Loop::new();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    let mut n = 0;
+    lp.spawn(std::future::poll_fn(move |cx| {
+        n += 1;
+        match n {
+            1 => cx.waker().wake_by_ref(),
+            2 => {
+                s.borrow_mut().push(with_loop(|lp| lp.has_pending_tasks()));
+                cx.waker().wake_by_ref();
+                s.borrow_mut().push(with_loop(|lp| lp.has_pending_tasks()));
+            }
+            _ => return Poll::Ready(()),
+        }
+        Poll::Pending
+    }));
+    lp.run_default();
+    assert_eq!(*seen.borrow(), [false, true]);
+    assert!(!lp.has_pending_tasks());
+}
+
+#[test]
+fn a_task_that_wakes_itself_and_then_panics_leaves_its_wake_queued() {
+    // The wake was made, so its (now late) request is queued when the
+    // task's destructor runs, as any microtask queued by the poll would be.
+    struct DropProbe(Rc<Cell<Option<bool>>>);
+    impl Drop for DropProbe {
+        fn drop(&mut self) {
+            self.0.set(Some(with_loop(|lp| lp.has_pending_tasks())));
+        }
+    }
+    let mut lp = Loop::new();
+    let pending_at_drop = Rc::new(Cell::new(None));
+    let probe = DropProbe(pending_at_drop.clone());
+    let mut n = 0;
+    let h = lp.spawn(std::future::poll_fn(move |cx| {
+        let _ = &probe;
+        n += 1;
+        if n == 1 {
+            cx.waker().wake_by_ref();
+            return Poll::<()>::Pending;
+        }
+        cx.waker().wake_by_ref();
+        panic!("after waking itself")
+    }));
+    lp.run_default();
+    assert_eq!(pending_at_drop.get(), Some(true));
+    let p = h.into_promise(&mut lp);
+    lp.run_default();
+    assert!(p.peek().unwrap().is_err());
+}

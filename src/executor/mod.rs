@@ -31,12 +31,11 @@ mod waker;
 
 use std::cell::{Cell, UnsafeCell};
 use std::future::Future;
-use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 use crossbeam_channel::{unbounded, Receiver};
 use slab::Slab;
@@ -98,6 +97,11 @@ pub(crate) struct Executor {
     /// Tasks in their first poll (inside `Loop::spawn`): not in `tasks`
     /// yet, but unfinished.
     first_polls: usize,
+    /// The task being polled by `poll_task` woke itself while the
+    /// microtask queue was empty: its poll request belongs at the head of
+    /// the queue, and `poll_task` either runs it at once or puts it there
+    /// (see `Loop::queue_wake`).
+    pub(crate) head_repoll: bool,
 }
 
 /// How many spare wakers to keep.
@@ -140,11 +144,33 @@ impl Executor {
     /// at its flag.
     #[inline]
     fn retire_waker(&mut self, waker: Arc<TaskWaker>) {
-        if self.spare_wakers.len() < SPARE_WAKERS && TaskWaker::unshared(&waker) {
+        if TaskWaker::unshared(&waker) {
             waker.reset();
-            self.spare_wakers.push(waker);
+            self.keep_spare(waker);
         } else {
             waker.notified.store(true, Ordering::Release);
+        }
+    }
+
+    /// `retire_waker` for a task that finished in its first poll: its
+    /// waker never got an id and was never marked polling, so only the
+    /// wake flags need resetting.
+    #[inline]
+    fn retire_first_poll_waker(&mut self, waker: Arc<TaskWaker>) {
+        if TaskWaker::unshared(&waker) {
+            waker.reset_after_first_poll();
+            self.keep_spare(waker);
+        } else {
+            waker.notified.store(true, Ordering::Release);
+        }
+    }
+
+    /// Keeps an unshared, reset waker for reuse (or drops it if enough are
+    /// kept).
+    #[inline]
+    fn keep_spare(&mut self, waker: Arc<TaskWaker>) {
+        if self.spare_wakers.len() < SPARE_WAKERS {
+            self.spare_wakers.push(waker);
         }
     }
 
@@ -323,9 +349,7 @@ impl Loop {
             out: Cell::new(None),
         });
         // Lent as in `poll_task`: `waker` outlives the poll, on this frame.
-        // SAFETY: `Waker::from(Arc)` owns one strong count; this one is
-        // `waker`'s, lent, and `ManuallyDrop` never gives it back.
-        let lent = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&waker)) }));
+        let lent = TaskWaker::lend(&waker);
         let mut cx = Context::from_waker(&lent);
         self.executor.first_polls += 1;
         let r = current::enter(self, || {
@@ -339,7 +363,7 @@ impl Loop {
             Ok(Poll::Ready(v)) => Ok(v.expect("a fresh future is there")),
             Err(payload) => Err(Rejection::from_panic(payload)),
         };
-        self.executor.retire_waker(waker);
+        self.executor.retire_first_poll_waker(waker);
         let failed = out.is_err();
         // No handle exists yet, so nothing waits for the result.
         cell.set_unwatched(out);
@@ -389,7 +413,7 @@ impl Loop {
         if deferred {
             // A nested drain ran the poll a wake asked for while the task
             // was still in its first poll: `poll_task`'s `repoll`, in effect.
-            self.queue_microtask(move |lp| poll_task(lp, key, gen));
+            self.queue_poll_task(key, gen);
         }
         let slot = unsize_rc!(cell => slot::Slot<Result<F::Output, Rejection>>);
         JoinHandle::new(slot, key, gen)
@@ -459,6 +483,24 @@ where
 }
 
 impl Loop {
+    /// Queues the poll that a wake of task `key` of generation `gen` asks
+    /// for, made on the loop thread while the loop is lent. `polling`: the
+    /// task is the one `poll_task` is polling now.
+    ///
+    /// A task that wakes itself onto an empty microtask queue (an `await`
+    /// of a finished handle) does not queue the request: as nothing pops
+    /// the queue during a poll, the request would be at its head when the
+    /// poll ends, whatever is queued after it, so `poll_task` runs it next
+    /// itself, or puts it at the head (`head_repoll`).
+    #[inline]
+    pub(crate) fn queue_wake(&mut self, key: u32, gen: u32, polling: bool) {
+        if polling && self.node.microtasks.is_empty() {
+            self.executor.head_repoll = true;
+        } else {
+            self.queue_poll_task(key, gen);
+        }
+    }
+
     /// The drain's hook for the executor: queues the polls of wakes made
     /// from plain callbacks on this thread. Returns whether it queued any.
     pub(crate) fn unpark_wakes(&mut self) -> bool {
@@ -467,7 +509,15 @@ impl Loop {
 }
 
 /// Polls task `key` if it still exists: the microtask a wake queues.
+///
+/// Must be the last thing its microtask does: a task that wakes itself
+/// (an `await` of a finished handle) onto an empty microtask queue is
+/// polled again here, as the drain would do next.
 pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
+    // Only the drain runs this (a wake's microtask), and drains do not
+    // nest: nothing pops the microtask queue while the task is polled,
+    // which `queue_wake` relies on.
+    debug_assert!(lp.node.draining);
     let Some(t) = lp
         .executor
         .tasks
@@ -484,38 +534,59 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
         t.waker.repoll.store(true, Ordering::Relaxed);
         return;
     }
-    t.waker.polling.store(true, Ordering::Relaxed);
-    t.waker.notified.store(false, Ordering::Release);
     // The slot's handle and waker are borrowed, not cloned, for the poll:
     // the slot stays in the slab until the poll is over (only this function
     // removes a slot, and a nested call for the same task only marks it).
     // A nested spawn may grow the slab and move the slot, but not the
     // allocations its handle and waker point to.
     let run: *const dyn Run = &*t.run;
-    // SAFETY: `Waker::from(Arc)` owns one strong count; this one is the
-    // slot's, lent, and `ManuallyDrop` never gives it back.
-    let waker = ManuallyDrop::new(Waker::from(unsafe { Arc::from_raw(Arc::as_ptr(&t.waker)) }));
-    let mut cx = Context::from_waker(&waker);
-    let r = current::enter(lp, || {
-        // SAFETY: `run` points into an allocation the slot keeps alive for
-        // the whole poll (above); `polling` excludes a nested poll of this
-        // task.
-        panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
-    });
-    let failure = match r {
-        Ok(Poll::Pending) => {
-            // SAFETY: the slot, which holds the waker, is still in the slab
-            // (only this call removes it).
-            let w = unsafe { &*w };
-            w.polling.store(false, Ordering::Relaxed);
-            if w.repoll.load(Ordering::Relaxed) {
-                w.repoll.store(false, Ordering::Relaxed);
-                lp.queue_microtask(move |lp| poll_task(lp, key, gen));
+    // The slot's count, lent (the slot outlives the polls, see below).
+    let waker = TaskWaker::lend(&t.waker);
+    // SAFETY: the slot, which holds the waker, stays in the slab until
+    // the task finishes (only this call removes it, below the loop).
+    let w = unsafe { &*w };
+    let failure = loop {
+        w.polling.store(true, Ordering::Relaxed);
+        w.notified.store(false, Ordering::Release);
+        let mut cx = Context::from_waker(&waker);
+        let r = current::enter(lp, || {
+            // SAFETY: `run` points into an allocation the slot keeps alive
+            // for the whole poll (above); `polling` excludes a nested poll
+            // of this task.
+            panic::catch_unwind(AssertUnwindSafe(|| unsafe { (*run).poll_run(&mut cx) }))
+        });
+        // The task woke itself onto an empty queue: its request is the
+        // head of the queue now (nothing pops it during a poll).
+        let at_head = std::mem::take(&mut lp.executor.head_repoll);
+        match r {
+            Ok(Poll::Pending) => {
+                w.polling.store(false, Ordering::Relaxed);
+                if w.repoll.load(Ordering::Relaxed) {
+                    w.repoll.store(false, Ordering::Relaxed);
+                    lp.queue_poll_task(key, gen);
+                }
+                // What the drain would do next: stop if a panic waits to
+                // propagate, else run the head of the queue, which is this
+                // very poll: run here, without the trip through the queue
+                // and the slab. Ticks queued meanwhile wait for the
+                // microtask queue to empty either way.
+                if !at_head {
+                    return;
+                }
+                if lp.unwinding() {
+                    lp.queue_poll_task_first(key, gen);
+                    return;
+                }
             }
-            return;
+            r => {
+                if at_head {
+                    // A late wake now, but queued all the same, as it was
+                    // made.
+                    lp.queue_poll_task_first(key, gen);
+                }
+                break r.err().map(Rejection::from_panic);
+            }
         }
-        Ok(Poll::Ready(())) => None,
-        Err(payload) => Some(Rejection::from_panic(payload)),
     };
     let TaskSlot {
         run, waker, refd, ..
@@ -540,10 +611,14 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
 
 /// The microtask of a wake made while its task had no slab entry (its
 /// waker names it now, unless the task finished in its first poll).
-pub(crate) fn poll_woken(lp: &mut Loop, w: &TaskWaker) {
+pub(crate) fn poll_woken(lp: &mut Loop, w: Arc<TaskWaker>) {
     let id = w.id.load(Ordering::Relaxed);
     let (key, gen) = (id as u32, (id >> 32) as u32);
     if gen != 0 {
+        // The request's hold on the waker ends here (its id is read): were
+        // it held through the poll, a task finishing in it would find its
+        // waker shared and could not spare it.
+        drop(w);
         poll_task(lp, key, gen);
     } else {
         // Still in its first poll, below us on this thread's stack (a

@@ -16,14 +16,15 @@
 //!   `mio::Waker`.
 
 use std::cell::{Cell, RefCell};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Wake as StdWake;
+use std::task::{RawWaker, RawWakerVTable, Waker};
 use std::thread::{self, ThreadId};
 
 use crossbeam_channel::Sender;
 
-use super::{poll_task, poll_woken};
+use super::poll_woken;
 use crate::current;
 use crate::{AsyncSender, Loop};
 
@@ -49,8 +50,8 @@ impl Wake {
     /// Queues the poll this request asks for.
     pub(crate) fn queue(self, lp: &mut Loop) {
         match self {
-            Wake::Task(key, gen) => lp.queue_microtask(move |lp| poll_task(lp, key, gen)),
-            Wake::Provisional(w) => lp.queue_microtask(move |lp| poll_woken(lp, &w)),
+            Wake::Task(key, gen) => lp.queue_poll_task(key, gen),
+            Wake::Provisional(w) => lp.queue_microtask(move |lp| poll_woken(lp, w)),
         }
     }
 }
@@ -149,6 +150,16 @@ impl TaskWaker {
         self.repoll.store(false, Ordering::Relaxed);
     }
 
+    /// [`TaskWaker::reset`] for a waker whose task finished in its first
+    /// poll: `id` is still provisional and `polling` was never set, as a
+    /// spare waker is readied with both.
+    pub(crate) fn reset_after_first_poll(&self) {
+        debug_assert_eq!(self.id.load(Ordering::Relaxed), PROVISIONAL);
+        debug_assert!(!self.polling.load(Ordering::Relaxed));
+        self.notified.store(false, Ordering::Relaxed);
+        self.repoll.store(false, Ordering::Relaxed);
+    }
+
     /// Whether `this` is the only handle (no clone of the waker survives):
     /// then it can be reused. Two plain loads instead of a compare-and-swap.
     pub(crate) fn unshared(this: &Arc<TaskWaker>) -> bool {
@@ -175,20 +186,36 @@ impl TaskWaker {
         // name the same task.
         let id = this.id.load(Ordering::Acquire);
         let (key, gen) = (id as u32, (id >> 32) as u32);
-        let mine = |lp: &Loop| lp.executor.owns(&this.remote);
         if gen != 0 {
-            if !current::queue_microtask_if(mine, || move |lp| poll_task(lp, key, gen)) {
+            let mine = |lp: &Loop| lp.executor.owns(&this.remote);
+            // `polling` is read on the loop thread (the loan is there).
+            let queue = |lp: &mut Loop| {
+                lp.queue_wake(key, gen, this.polling.load(Ordering::Relaxed));
+            };
+            if !current::with_lent_if(mine, queue) {
                 this.route(Wake::Task(key, gen));
             }
-        } else if !current::queue_microtask_if(mine, || {
+        } else {
+            Self::schedule_provisional(this);
+        }
+    }
+
+    /// `schedule` for a task in its first poll, out of line: the common
+    /// wake (of a task with an entry) then saves no registers it does not
+    /// use.
+    #[inline(never)]
+    fn schedule_provisional(this: &Arc<TaskWaker>) {
+        let mine = |lp: &Loop| lp.executor.owns(&this.remote);
+        if !current::with_lent_if(mine, |lp| {
             let w = this.clone();
-            move |lp| poll_woken(lp, &w)
+            lp.queue_microtask(move |lp| poll_woken(lp, w));
         }) {
             this.route(Wake::Provisional(this.clone()));
         }
     }
 
     /// Parks or sends a request that could not be queued directly.
+    #[inline(never)]
     fn route(&self, w: Wake) {
         if thread::current().id() == self.remote.loop_thread {
             let id = Arc::as_ptr(&self.remote) as usize;
@@ -207,12 +234,83 @@ pub(crate) fn pack(key: u32, gen: u32) -> u64 {
     u64::from(key) | (u64::from(gen) << 32)
 }
 
-impl StdWake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        TaskWaker::schedule(&self);
+impl TaskWaker {
+    /// A `Waker` for `this` that borrows the caller's strong count instead
+    /// of owning one: the caller keeps `this` alive for as long as the
+    /// `Waker` is used, and never drops it (it owns no count to give back).
+    #[inline]
+    pub(crate) fn lend(this: &Arc<TaskWaker>) -> ManuallyDrop<Waker> {
+        let raw = RawWaker::new(Arc::as_ptr(this).cast(), &VTABLE);
+        // SAFETY: `VTABLE` implements the `RawWaker` contract for a pointer
+        // from `Arc::as_ptr` (see the functions); `TaskWaker` is `Send +
+        // Sync`, as a `Waker` must be.
+        ManuallyDrop::new(unsafe { Waker::from_raw(raw) })
     }
+}
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        TaskWaker::schedule(self);
+// The `Waker` of a task: what `Waker::from(Arc<TaskWaker>)` would make, with
+// the wake reached in one call (the standard one goes through a second,
+// generic function that is not inlined into it).
+static VTABLE: RawWakerVTable = RawWakerVTable::new(clone_raw, wake_raw, wake_by_ref_raw, drop_raw);
+
+/// Every `data` pointer below comes from `Arc::as_ptr` of a live
+/// `Arc<TaskWaker>`, and owns one strong count (except the lent one, which
+/// is never dropped or woken by value).
+unsafe fn clone_raw(data: *const ()) -> RawWaker {
+    // SAFETY: the waker being cloned holds (or borrows) a live count.
+    unsafe { Arc::increment_strong_count(data.cast::<TaskWaker>()) };
+    RawWaker::new(data, &VTABLE)
+}
+
+unsafe fn wake_raw(data: *const ()) {
+    // SAFETY: the waker owns the count, given up here.
+    let this = unsafe { Arc::from_raw(data.cast::<TaskWaker>()) };
+    TaskWaker::schedule(&this);
+}
+
+unsafe fn wake_by_ref_raw(data: *const ()) {
+    // SAFETY: borrowed: `ManuallyDrop` leaves the count with the waker.
+    let this = ManuallyDrop::new(unsafe { Arc::from_raw(data.cast::<TaskWaker>()) });
+    TaskWaker::schedule(&this);
+}
+
+unsafe fn drop_raw(data: *const ()) {
+    // SAFETY: the waker owns the count, given up here.
+    drop(unsafe { Arc::from_raw(data.cast::<TaskWaker>()) });
+}
+
+// A `Waker` made from raw parts is `Send + Sync` whatever it points to;
+// this keeps that true of what it points to.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<TaskWaker>();
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_waker_vtable_counts_clones_and_wakes_by_value() {
+        let mut lp = Loop::new();
+        let remote = super::super::remote_wakes(&mut lp);
+        let me = Arc::as_ptr(&remote) as usize;
+        let w = Arc::new(TaskWaker::new(remote));
+        w.id.store(pack(3, 7), Ordering::Relaxed);
+        let lent = TaskWaker::lend(&w);
+        assert_eq!(Arc::strong_count(&w), 1, "lending takes no count");
+        let a = (*lent).clone();
+        let b = a.clone();
+        assert!(a.will_wake(&lent));
+        assert_eq!(Arc::strong_count(&w), 3);
+        drop(b);
+        assert_eq!(Arc::strong_count(&w), 2);
+        // No loop is lent here: the wake is parked, and gives its count up.
+        a.wake();
+        assert_eq!(Arc::strong_count(&w), 1);
+        lent.wake_by_ref(); // coalesced
+        let parked = take_parked(me);
+        assert!(matches!(parked[..], [Wake::Task(3, 7)]));
+        assert_eq!(Arc::strong_count(&w), 1);
     }
 }

@@ -49,6 +49,21 @@ impl Loop {
         self.node.microtasks.push_back(Task::new(f));
     }
 
+    /// Queues the poll of task `key` of generation `gen` as a microtask (a
+    /// wake), in a form [`Loop::take_poll_task`] recognises.
+    #[inline]
+    pub(crate) fn queue_poll_task(&mut self, key: u32, gen: u32) {
+        self.node.microtasks.push_back(Task::poll_task(key, gen));
+    }
+
+    /// Queues the poll of task `key` of generation `gen` at the head of the
+    /// microtask queue: where a self-wake's request stands that was not
+    /// queued when it was made (see `Loop::queue_wake`).
+    #[inline]
+    pub(crate) fn queue_poll_task_first(&mut self, key: u32, gen: u32) {
+        self.node.microtasks.push_front(Task::poll_task(key, gen));
+    }
+
     /// Runs ticks, then microtasks, until both queues are empty. Not
     /// re-entrant: called from inside a drain it returns at once, as Node's
     /// tick processing does.
@@ -102,6 +117,7 @@ impl Loop {
     /// assert!(!lp.has_pending_tasks());
     /// ```
     pub fn has_pending_tasks(&self) -> bool {
-        !self.node.ticks.is_empty() || !self.node.microtasks.is_empty()
+        // A self-wake not queued yet counts (see `Loop::queue_wake`).
+        !self.node.ticks.is_empty() || !self.node.microtasks.is_empty() || self.executor.head_repoll
     }
 }
