@@ -20,10 +20,11 @@ tokio="$build/tokio-promise-target/release/tokio_promise"
 smol="$build/smol-promise-target/release/smol_promise"
 floor="$build/spawn-floor-target/release/spawn_floor"
 pin() { if command -v taskset >/dev/null; then taskset -c 0 "$@"; else "$@"; fi; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# median, min and max of the rounds, as ops/s
+stats() { sort -n | awk '{a[NR]=$1} END {printf "%14.0f %14.0f %14.0f\n", a[int((NR+1)/2)], a[1], a[NR]}'; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf '%-14s %-8s %14s\n' kind program median_ops_s
+printf '%-14s %-8s %14s %14s %14s\n' kind program median_ops_s min max
 for kind in promise_chain spawn_await; do
   progs=(ours node tokio smol)
   if [ "$kind" = spawn_await ]; then progs+=(floor); fi
@@ -40,6 +41,6 @@ for kind in promise_chain spawn_await; do
     done
   done
   for prog in "${progs[@]}"; do
-    printf '%-14s %-8s %14.0f\n' "$kind" "$prog" "$(median <"$tmp/$kind-$prog")"
+    printf '%-14s %-8s %s\n' "$kind" "$prog" "$(stats <"$tmp/$kind-$prog")"
   done
 done
