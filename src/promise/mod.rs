@@ -51,10 +51,18 @@ enum Reaction<T> {
 }
 
 /// Registered reactions; a single one (the common case) needs no `Vec`.
+/// The `Vec` of the rare case is boxed: one word fits beside the tag of a
+/// `Reaction`, so `Reactions` and the promise's state take no more room
+/// than one reaction (24 bytes, not 32), and a promise node fits a 48-byte
+/// block instead of a 56-byte one (a million-promise chain touches 8 MB
+/// less fresh memory).
 enum Reactions<T> {
     None,
     One(Reaction<T>),
-    Many(Vec<Reaction<T>>),
+    // Boxed on purpose, for the size above (a boxed slice would reallocate
+    // on every push).
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<Reaction<T>>>),
 }
 
 impl<T> Reactions<T> {
@@ -67,7 +75,7 @@ impl<T> Reactions<T> {
             Reactions::Many(v) => v.push(r),
             Reactions::One(_) => {
                 if let Reactions::One(first) = std::mem::replace(self, Reactions::None) {
-                    *self = Reactions::Many(vec![first, r]);
+                    *self = Reactions::Many(Box::new(vec![first, r]));
                 }
             }
         }
@@ -359,7 +367,7 @@ impl<T: Clone + 'static> Inner<T> {
             Reactions::None => {}
             Reactions::One(r) => Inner::trigger(this, lp, r),
             Reactions::Many(v) => {
-                for r in v {
+                for r in *v {
                     Inner::trigger(this, lp, r);
                 }
             }
@@ -760,5 +768,20 @@ impl<T: Clone + 'static> Future for Promise<T> {
             State::Fulfilled(v) => Poll::Ready(Ok(v.clone())),
             State::Rejected(e) => Poll::Ready(Err(e.clone())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_promise_node_fits_a_48_byte_block() {
+        // The state is no larger than one reaction (see `Reactions`).
+        assert_eq!(size_of::<State<u64>>(), size_of::<Reaction<u64>>());
+        // With the 8-byte count in front, a `then` node whose handler
+        // captures nothing (a zero-sized closure, here `()`) takes a
+        // 48-byte block.
+        assert!(size_of::<Inner<u64, Handler<()>>>() + 8 <= 48);
     }
 }
