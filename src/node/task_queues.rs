@@ -50,7 +50,8 @@ impl Loop {
     }
 
     /// Queues the poll of task `key` of generation `gen` as a microtask (a
-    /// wake), in a form [`Loop::take_poll_task`] recognises.
+    /// wake), as the task kind made for it (`Task::poll_task`), which
+    /// carries the two ids and no closure.
     #[inline]
     pub(crate) fn queue_poll_task(&mut self, key: u32, gen: u32) {
         self.node.microtasks.push_back(Task::poll_task(key, gen));
