@@ -146,6 +146,23 @@ struct TaskCell<F: Future> {
 }
 
 impl<F: Future> TaskCell<F> {
+    /// A fresh cell on the heap with one count (the handle's).
+    fn boxed(fut: F) -> *mut Self {
+        Box::into_raw(Box::new(TaskCell {
+            p: Prefix {
+                h: Header {
+                    refs: Cell::new(1),
+                    state: Cell::new(RUNNING),
+                    waiter: UnsafeCell::new(None),
+                    vt: &Self::VT,
+                },
+                out: UnsafeCell::new(MaybeUninit::uninit()),
+            },
+            fut: UnsafeCell::new(ManuallyDrop::new(fut)),
+            fut_live: Cell::new(true),
+        }))
+    }
+
     const VT: VTable = VTable {
         poll: Self::poll,
         release: Self::release,
@@ -242,19 +259,7 @@ fn lend(w: &Arc<TaskWaker>) -> ManuallyDrop<Waker> {
 
 impl Loop {
     fn spawn<F: Future + 'static>(&mut self, fut: F) -> JoinHandle<F::Output> {
-        let cell = Box::into_raw(Box::new(TaskCell {
-            p: Prefix {
-                h: Header {
-                    refs: Cell::new(1),
-                    state: Cell::new(RUNNING),
-                    waiter: UnsafeCell::new(None),
-                    vt: &TaskCell::<F>::VT,
-                },
-                out: UnsafeCell::new(MaybeUninit::uninit()),
-            },
-            fut: UnsafeCell::new(ManuallyDrop::new(fut)),
-            fut_live: Cell::new(true),
-        }));
+        let cell = TaskCell::boxed(fut);
         let h = NonNull::new(cell).unwrap().cast::<Header>();
         let w = self.spare.take().unwrap_or_else(|| {
             Arc::new(TaskWaker {
@@ -304,19 +309,7 @@ impl Loop {
     /// has no provisional wakers, so the benchmark's outer task starts
     /// this way, with a slab entry from the start).
     fn spawn_queued<F: Future<Output = ()> + 'static>(&mut self, fut: F) {
-        let cell = Box::into_raw(Box::new(TaskCell {
-            p: Prefix {
-                h: Header {
-                    refs: Cell::new(1),
-                    state: Cell::new(RUNNING),
-                    waiter: UnsafeCell::new(None),
-                    vt: &TaskCell::<F>::VT,
-                },
-                out: UnsafeCell::new(MaybeUninit::uninit()),
-            },
-            fut: UnsafeCell::new(ManuallyDrop::new(fut)),
-            fut_live: Cell::new(true),
-        }));
+        let cell = TaskCell::boxed(fut);
         self.next_gen = self.next_gen.wrapping_add(1).max(1);
         let gen = self.next_gen;
         let e = self.tasks.vacant_entry();
