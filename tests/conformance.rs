@@ -4,7 +4,8 @@
 //!   exactly its recorded `.expected` trace;
 //! - with `node` on PATH, the oracle still prints each `.expected`;
 //! - with `node` on PATH, seeded random scenarios that Node runs the same way
-//!   every time (also beside a CPU hog) match Node with both clocks.
+//!   every time (also beside a CPU hog) match Node with both clocks (a
+//!   real-clock run only when it kept to the virtual clock's schedule).
 //!   `NODELOOP_FUZZ_CASES` (default 200) and `NODELOOP_FUZZ_SEED` tune it.
 
 #[path = "conformance/generator.rs"]
