@@ -65,6 +65,8 @@ enum Flow {
 
 struct Ctx {
     trace: RefCell<Vec<String>>,
+    /// When each line of `trace` was logged ([`Loop::hrtime`]).
+    times: RefCell<Vec<Duration>>,
     ids: RefCell<HashMap<String, Named>>,
     promises: RefCell<HashMap<String, NamedPromise>>,
     /// What an `io` op stats, like the oracle's `fs.stat(__filename)`.
@@ -84,25 +86,52 @@ impl Scenario {
     /// assert_eq!(s.run(true).unwrap(), ["immediate", "timeout"]);
     /// ```
     pub fn run(&self, virtual_clock: bool) -> io::Result<Vec<String>> {
+        Ok(self
+            .run_timed(virtual_clock)?
+            .into_iter()
+            .map(|(line, _)| line)
+            .collect())
+    }
+
+    /// Like [`Scenario::run`], with the loop time ([`Loop::hrtime`]) at
+    /// which each line was logged. On the real clock this shows how late a
+    /// run was compared with the virtual clock's schedule, which is how a
+    /// test tells a run disturbed by a loaded machine from a wrong order.
+    ///
+    /// ```
+    /// use nodeloop::scenario::Scenario;
+    /// use std::time::Duration;
+    /// let s = Scenario::parse(r#"{"program": [
+    ///     {"log": "main"},
+    ///     {"timeout": {"ms": 30, "do": [{"log": "timeout"}]}}
+    /// ]}"#).unwrap();
+    /// let timed = s.run_timed(true).unwrap();
+    /// assert_eq!(timed[0], ("main".to_string(), Duration::ZERO));
+    /// assert_eq!(timed[1], ("timeout".to_string(), Duration::from_millis(30)));
+    /// ```
+    pub fn run_timed(&self, virtual_clock: bool) -> io::Result<Vec<(String, Duration)>> {
         let mut lp = Loop::builder().virtual_clock(virtual_clock).build()?;
         let ctx = Rc::new(Ctx {
             trace: RefCell::default(),
+            times: RefCell::default(),
             ids: RefCell::default(),
             promises: RefCell::default(),
             stat_target: std::env::current_exe()?,
         });
         let c = ctx.clone();
-        lp.on_unhandled_rejection(move |_, r| {
-            c.trace
-                .borrow_mut()
-                .push(format!("unhandled {}", message(&r)));
-        });
+        lp.on_unhandled_rejection(move |lp, r| log(lp, &c, format!("unhandled {}", message(&r))));
         run_block(&mut lp, &ctx, &self.program);
         lp.run_default();
         drop(lp);
         let trace = std::mem::take(&mut *ctx.trace.borrow_mut());
-        Ok(trace)
+        let times = std::mem::take(&mut *ctx.times.borrow_mut());
+        Ok(trace.into_iter().zip(times).collect())
     }
+}
+
+fn log(lp: &Loop, ctx: &Ctx, line: String) {
+    ctx.trace.borrow_mut().push(line);
+    ctx.times.borrow_mut().push(lp.hrtime());
 }
 
 /// Node's delay rule (`lib/internal/timers.js`): outside 1..=TIMEOUT_MAX means
@@ -128,7 +157,7 @@ fn later(ctx: &Rc<Ctx>, block: &Block) -> impl FnOnce(&mut Loop) + 'static {
 
 fn run_op(lp: &mut Loop, ctx: &Rc<Ctx>, op: &Op) {
     match op {
-        Op::Log(line) => ctx.trace.borrow_mut().push(line.clone()),
+        Op::Log(line) => log(lp, ctx, line.clone()),
         Op::NextTick(b) => lp.next_tick(later(ctx, b)),
         Op::Microtask(b) => lp.queue_microtask(later(ctx, b)),
         Op::Then(steps) => then_step(lp, ctx, Rc::from(steps.as_slice()), 0),

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 /// Minimum distance between two timer due times, and between a due time and
 /// a moment when the loop's progress depends on the real clock.
-const GAP: u64 = 12;
+pub const GAP: u64 = 12;
 const MAX_DEPTH: u32 = 3;
 
 #[derive(Clone, Copy, PartialEq)]
