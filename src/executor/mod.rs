@@ -141,34 +141,20 @@ impl Executor {
 
     /// Takes back the waker of a finished task: kept for reuse if no clone
     /// of it survives, else left notified for good, so that late wakes stop
-    /// at its flag.
-    #[inline]
-    fn retire_waker(&mut self, waker: Arc<TaskWaker>) {
-        if TaskWaker::unshared(&waker) {
-            waker.reset();
-            self.keep_spare(waker);
-        } else {
-            waker.notified.store(true, Ordering::Release);
-        }
-    }
-
-    /// `retire_waker` for a task that finished in its first poll: its
-    /// waker never got an id and was never marked polling, so only the
+    /// at its flag. `first_poll`: the task finished in its first poll, so
+    /// its waker never got an id and was never marked polling, and only the
     /// wake flags need resetting.
     #[inline]
-    fn retire_first_poll_waker(&mut self, waker: Arc<TaskWaker>) {
-        if TaskWaker::unshared(&waker) {
-            waker.reset_after_first_poll();
-            self.keep_spare(waker);
-        } else {
+    fn retire_waker(&mut self, waker: Arc<TaskWaker>, first_poll: bool) {
+        if !TaskWaker::unshared(&waker) {
             waker.notified.store(true, Ordering::Release);
+            return;
         }
-    }
-
-    /// Keeps an unshared, reset waker for reuse (or drops it if enough are
-    /// kept).
-    #[inline]
-    fn keep_spare(&mut self, waker: Arc<TaskWaker>) {
+        if first_poll {
+            waker.reset_after_first_poll();
+        } else {
+            waker.reset();
+        }
         if self.spare_wakers.len() < SPARE_WAKERS {
             self.spare_wakers.push(waker);
         }
@@ -363,7 +349,7 @@ impl Loop {
             Ok(Poll::Ready(v)) => Ok(v.expect("a fresh future is there")),
             Err(payload) => Err(Rejection::from_panic(payload)),
         };
-        self.executor.retire_first_poll_waker(waker);
+        self.executor.retire_waker(waker, true);
         let failed = out.is_err();
         // No handle exists yet, so nothing waits for the result.
         cell.set_unwatched(out);
@@ -591,7 +577,7 @@ pub(crate) fn poll_task(lp: &mut Loop, key: u32, gen: u32) {
     let TaskSlot {
         run, waker, refd, ..
     } = lp.executor.tasks.remove(key as usize);
-    lp.executor.retire_waker(waker);
+    lp.executor.retire_waker(waker, false);
     if refd {
         let before = lp.executor.refd;
         lp.executor.refd -= 1;
